@@ -4,9 +4,11 @@
 //! bounded chunks, through a chain of `stage`s into atomically written outputs.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod diagnostic;
 pub mod dsl;
+pub mod exec;
 pub mod plan;
 pub mod stage;
 pub mod units;

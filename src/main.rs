@@ -1,3 +1,8 @@
+//! The `runner` binary: parse the command line, run the command, exit with its status.
+
+use clap::Parser;
+
 fn main() {
-    println!("Hello, world!");
+    let cli = runner::cli::Cli::parse();
+    std::process::exit(runner::commands::main(cli));
 }

@@ -1,1 +1,5 @@
+//! The integration tests: one binary, modules by subject.
 
+mod bad_corpus;
+mod cli;
+mod harness;

@@ -244,9 +244,9 @@ fn default_settle() -> Millis {
     Millis(Duration::from_millis(500))
 }
 
-/// What happens to an input once all its outputs are committed.
+/// What happens to an input once all its outputs are committed: `keep`, `delete`, `{move: DIR}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(from = "AfterForm")]
 pub enum After {
     #[default]
     Keep,
@@ -254,13 +254,63 @@ pub enum After {
     Move(String),
 }
 
-/// What happens to an input whose kind is not accepted.
+/// What happens to an input whose kind is not accepted: `skip` or `{quarantine: DIR}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(from = "RejectForm")]
 pub enum Reject {
     #[default]
     Skip,
     Quarantine(String),
+}
+
+/// The two YAML spellings of `after`: a word, or a one-key mapping.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AfterForm {
+    Word(AfterWord),
+    Move {
+        #[serde(rename = "move")]
+        dir: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AfterWord {
+    Keep,
+    Delete,
+}
+
+impl From<AfterForm> for After {
+    fn from(form: AfterForm) -> Self {
+        match form {
+            AfterForm::Word(AfterWord::Keep) => After::Keep,
+            AfterForm::Word(AfterWord::Delete) => After::Delete,
+            AfterForm::Move { dir } => After::Move(dir),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RejectForm {
+    Word(SkipWord),
+    Quarantine { quarantine: String },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SkipWord {
+    Skip,
+}
+
+impl From<RejectForm> for Reject {
+    fn from(form: RejectForm) -> Self {
+        match form {
+            RejectForm::Word(SkipWord::Skip) => Reject::Skip,
+            RejectForm::Quarantine { quarantine } => Reject::Quarantine(quarantine),
+        }
+    }
 }
 
 /// File kinds sniffed from the first 512 bytes (SPEC section 4).

@@ -34,7 +34,7 @@ pub fn check(root: &Node, file: &str) -> Vec<Diagnostic> {
         let node = root.pointer(&pointer).unwrap_or(root);
         let key = pointer
             .rsplit('/')
-            .next()
+            .find(|k| k.parse::<usize>().is_err())
             .filter(|k| !k.is_empty())
             .map(unescape);
         let what = key
@@ -109,20 +109,10 @@ pub fn check(root: &Node, file: &str) -> Vec<Diagnostic> {
                     Some(node.span.clone()),
                 )
             }
-            ValidationErrorKind::Pattern { .. } => {
+            ValidationErrorKind::Pattern { pattern } => {
                 let text = node.as_str().unwrap_or_default();
-                let schema_path = error.schema_path().as_str();
-                let message = if schema_path.contains("size") {
-                    crate::units::parse_size(text).err()
-                } else if schema_path.contains("duration") {
-                    crate::units::parse_duration(text).err()
-                } else {
-                    None
-                };
-                Diagnostic::error(
-                    message.unwrap_or_else(|| error.to_string()),
-                    Some(node.span.clone()),
-                )
+                let message = literal_error(pattern, text);
+                Diagnostic::error(message.unwrap_or_else(|| error.to_string()), Some(node.span.clone()))
             }
             ValidationErrorKind::PropertyNames { .. } => {
                 for (k, _) in map_entries(node) {
@@ -156,10 +146,17 @@ pub fn check(root: &Node, file: &str) -> Vec<Diagnostic> {
                 Some(node.span.clone()),
             ),
             ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
-                let choices = alternatives(error.schema_path().as_str());
-                let message = match choices {
-                    Some(c) => format!("expected {c}{what}, found {}", describe(node)),
-                    None => format!("{}{what} is not valid here", describe(node)),
+                let at = schema_at(error.schema_path().as_str());
+                let literal = at
+                    .and_then(|a| a.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|alt| resolve(alt).get("pattern").and_then(Json::as_str))
+                    .find_map(|pattern| literal_error(pattern, node.as_str()?));
+                let message = match (literal, at.and_then(alternatives)) {
+                    (Some(m), _) => m,
+                    (None, Some(c)) => format!("expected {c}{what}, found {}", describe(node)),
+                    (None, None) => format!("{}{what} is not valid here", describe(node)),
                 };
                 Diagnostic::error(message, Some(node.span.clone()))
             }
@@ -292,18 +289,38 @@ fn resolve(mut node: &Json) -> &Json {
     node
 }
 
-/// For a `oneOf` at `schema_path`, the alternatives as the user writes them: `keep`, `{move: DIR}`.
-fn alternatives(schema_path: &str) -> Option<String> {
-    let path = schema_path
-        .strip_suffix("/oneOf")
-        .or_else(|| schema_path.strip_suffix("/anyOf"))?;
-    let node = schema().pointer(path).map(resolve)?;
-    let alts = node
-        .get("oneOf")
-        .or_else(|| node.get("anyOf"))?
-        .as_array()?;
+/// The schema node at a schema path as jsonschema reports it (a `$ref` segment follows the ref).
+fn schema_at(path: &str) -> Option<&'static Json> {
+    let mut at = schema();
+    for seg in path.split('/').skip(1) {
+        at = if seg == "$ref" {
+            resolve(at)
+        } else {
+            let seg = unescape(seg);
+            match at {
+                Json::Array(items) => items.get(seg.parse::<usize>().ok()?)?,
+                _ => at.get(&seg)?,
+            }
+        };
+    }
+    Some(at)
+}
+
+/// Explains a string that fails the size or duration pattern, in the words of the parsers.
+fn literal_error(pattern: &str, text: &str) -> Option<String> {
+    if pattern.contains("KiB") {
+        crate::units::parse_size(text).err()
+    } else if pattern.contains("ms|") {
+        crate::units::parse_duration(text).err()
+    } else {
+        None
+    }
+}
+
+/// The alternatives of a `oneOf`/`anyOf` as the user writes them: `keep`, `{move: ...}`.
+fn alternatives(alts: &Json) -> Option<String> {
     let mut names = Vec::new();
-    for alt in alts.iter().map(resolve) {
+    for alt in alts.as_array()?.iter().map(resolve) {
         if let Some(c) = alt.get("const").and_then(Json::as_str) {
             names.push(format!("`{c}`"));
         } else if let Some(e) = alt.get("enum").and_then(Json::as_array) {

@@ -75,9 +75,12 @@ impl Node {
         };
         let end = self.span.end.min(file.len());
         let mut pos = match style {
-            ScalarStyle::Literal | ScalarStyle::Folded => file[self.span.start..end]
+            // The span may start at the `|`/`>` header or at the content, depending on the parser.
+            ScalarStyle::Literal | ScalarStyle::Folded if is_block_header(&file[self.span.start..end]) => file
+                [self.span.start..end]
                 .find('\n')
                 .map_or(self.span.start, |nl| self.span.start + nl + 1),
+            ScalarStyle::Literal | ScalarStyle::Folded => self.span.start,
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => self.span.start + 1,
             ScalarStyle::Plain => self.span.start,
         }
@@ -127,6 +130,19 @@ impl Node {
             ),
         }
     }
+}
+
+/// Whether a line starts with a block scalar header: `|`, `>-`, `|2+ # comment`.
+fn is_block_header(text: &str) -> bool {
+    let line = text.lines().next().unwrap_or("");
+    let rest = line.trim_start_matches(['|', '>']);
+    rest.len() < line.len()
+        && rest
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+            .trim_start()
+            .chars()
+            .next()
+            .is_none_or(|c| c == '#')
 }
 
 fn key_text(key: &Node) -> String {

@@ -453,3 +453,69 @@ mod tests {
         assert_eq!(ok(&c.to_string()).without_spans(), c.without_spans());
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z_][a-z0-9_]{0,6}"
+    }
+
+    fn value(depth: u32) -> BoxedStrategy<ValueKind> {
+        let leaf = prop_oneof![
+            "[ -~éπ\"\\\\]{0,12}".prop_map(ValueKind::Str),
+            any::<i64>().prop_map(ValueKind::Int),
+            (0u64..1 << 40).prop_map(ValueKind::Size),
+            (0u64..100_000_000).prop_map(|ms| ValueKind::Duration(std::time::Duration::from_millis(ms))),
+            name().prop_map(ValueKind::Ident),
+        ];
+        if depth == 0 {
+            return leaf.boxed();
+        }
+        prop_oneof![4 => leaf, 1 => chain(depth - 1).prop_map(ValueKind::Chain)].boxed()
+    }
+
+    fn chain(depth: u32) -> BoxedStrategy<Chain> {
+        let arg = (proptest::option::of(name()), value(depth)).prop_map(|(n, v)| Arg {
+            name: n.map(|n| (n, Span::default())),
+            value: Value {
+                kind: v,
+                span: Span::default(),
+            },
+            span: Span::default(),
+        });
+        let stage = (name(), proptest::collection::vec(arg, 0..4)).prop_map(|(name, args)| StageCall {
+            name,
+            name_span: Span::default(),
+            args,
+            span: Span::default(),
+        });
+        proptest::collection::vec(stage, 1..4)
+            .prop_map(|stages| Chain {
+                stages,
+                span: Span::default(),
+            })
+            .boxed()
+    }
+
+    proptest! {
+        #[test]
+        fn printing_then_parsing_gives_the_same_tree(c in chain(2)) {
+            let text = c.to_string();
+            let parsed = parse_chain(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e:?}")))?;
+            prop_assert_eq!(parsed.without_spans(), c, "{}", text);
+        }
+
+        #[test]
+        fn any_text_parses_or_fails_cleanly(text in "\\PC{0,40}") {
+            if let Err(errors) = parse_chain(&text) {
+                for e in errors {
+                    prop_assert!(e.span.start <= e.span.end && e.span.end <= text.len());
+                    prop_assert!(text.is_char_boundary(e.span.start));
+                }
+            }
+        }
+    }
+}

@@ -121,8 +121,10 @@ impl Compiler<'_> {
     fn chain(&mut self, chain: &Chain) -> ChainPlan {
         let mut stages = Vec::new();
         let mut writer: Option<&StageCall> = None;
+        let mut reported = false;
         for call in &chain.stages {
-            if let Some(w) = writer {
+            if let Some(w) = writer.filter(|_| !reported) {
+                reported = true;
                 self.errors.push(
                     ChainError::new(
                         format!("stage `{}` comes after the writer `{}`", call.name, w.name),
