@@ -1,6 +1,6 @@
 //! The corpus of bad pipeline files: each file, and exactly what `runner validate` says of it.
 
-use crate::harness::{runner, data};
+use crate::harness::{data, runner};
 
 /// (file under tests/data/bad, expected stderr with the file name written FILE)
 const CORPUS: &[(&str, &str)] = &[
@@ -284,5 +284,8 @@ fn running_a_bad_file_exits_2_with_the_same_diagnostics() {
     let out = runner(&[path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(":6:31: error: unknown stage `gzp`; did you mean `gzip`?"), "{stderr}");
+    assert!(
+        stderr.contains(":6:31: error: unknown stage `gzp`; did you mean `gzip`?"),
+        "{stderr}"
+    );
 }

@@ -47,15 +47,28 @@ fn schema_command_prints_the_schema_file_byte_for_byte() {
 fn validate_json_lists_every_diagnostic_with_position() {
     let bad = root().join("tests/data/bad/many-errors.yaml");
     let good = root().join("pipelines/etl.yaml");
-    let out = runner(&["validate", "--format", "json", bad.to_str().unwrap(), good.to_str().unwrap()]);
+    let out = runner(&[
+        "validate",
+        "--format",
+        "json",
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
     let items = json.as_array().unwrap();
     assert_eq!(items.len(), 5);
     assert_eq!(items[0]["file"], bad.to_str().unwrap());
-    assert_eq!((items[0]["line"].as_u64(), items[0]["column"].as_u64()), (Some(2), Some(10)));
+    assert_eq!(
+        (items[0]["line"].as_u64(), items[0]["column"].as_u64()),
+        (Some(2), Some(10))
+    );
     assert_eq!(items[2]["message"], "unknown checksum algorithm `md5`");
-    assert_eq!((items[2]["line"].as_u64(), items[2]["column"].as_u64()), (Some(6), Some(21)));
+    assert_eq!(
+        (items[2]["line"].as_u64(), items[2]["column"].as_u64()),
+        (Some(6), Some(21))
+    );
     assert_eq!(items[2]["severity"], "error");
 }
 
@@ -69,7 +82,11 @@ fn validate_without_files_is_a_usage_error() {
 fn missing_file_is_reported() {
     let out = runner(&["validate", "no/such/pipeline.yaml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("no/such/pipeline.yaml: error: cannot read the file:"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("no/such/pipeline.yaml: error: cannot read the file:"),
+        "{}",
+        stderr(&out)
+    );
     let out = runner(&["no/such/pipeline.yaml"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -79,9 +96,20 @@ fn graph_text_and_dot() {
     let out = runner(&["graph", "pipelines/branches.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("job fanout: pipelines/data/inbox [*.txt, *.csv] accept text, empty\n"), "{text}");
-    assert!(text.contains("├─ tee\n│  ├─ gzip(level = 9)\n│  └─ write\n│     └─ ../out/branches/raw/{name}.gz\n"), "{text}");
-    assert!(text.ends_with("└─ write\n   └─ ../out/branches/upper/{stem}.upper.{ext}\n"), "{text}");
+    assert!(
+        text.starts_with("job fanout: pipelines/data/inbox [*.txt, *.csv] accept text, empty\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "├─ tee\n│  ├─ gzip(level = 9)\n│  └─ write\n│     └─ ../out/branches/raw/{name}.gz\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("└─ write\n   └─ ../out/branches/upper/{stem}.upper.{ext}\n"),
+        "{text}"
+    );
 
     let out = runner(&["graph", "--format", "dot", "pipelines/etl.yaml"]);
     let dot = stdout(&out);
@@ -93,13 +121,21 @@ fn graph_text_and_dot() {
 
 #[test]
 fn help_and_version() {
-    for args in [&["--help"][..], &["validate", "--help"], &["graph", "--help"], &["run", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["validate", "--help"],
+        &["graph", "--help"],
+        &["run", "--help"],
+    ] {
         let out = runner(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert!(stdout(&out).contains("Usage: runner"), "{args:?}");
     }
     let out = runner(&["--version"]);
-    assert_eq!(stdout(&out), format!("runner {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&out),
+        format!("runner {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]

@@ -112,7 +112,10 @@ pub fn check(root: &Node, file: &str) -> Vec<Diagnostic> {
             ValidationErrorKind::Pattern { pattern } => {
                 let text = node.as_str().unwrap_or_default();
                 let message = literal_error(pattern, text);
-                Diagnostic::error(message.unwrap_or_else(|| error.to_string()), Some(node.span.clone()))
+                Diagnostic::error(
+                    message.unwrap_or_else(|| error.to_string()),
+                    Some(node.span.clone()),
+                )
             }
             ValidationErrorKind::PropertyNames { .. } => {
                 for (k, _) in map_entries(node) {

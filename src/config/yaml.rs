@@ -76,10 +76,13 @@ impl Node {
         let end = self.span.end.min(file.len());
         let mut pos = match style {
             // The span may start at the `|`/`>` header or at the content, depending on the parser.
-            ScalarStyle::Literal | ScalarStyle::Folded if is_block_header(&file[self.span.start..end]) => file
-                [self.span.start..end]
-                .find('\n')
-                .map_or(self.span.start, |nl| self.span.start + nl + 1),
+            ScalarStyle::Literal | ScalarStyle::Folded
+                if is_block_header(&file[self.span.start..end]) =>
+            {
+                file[self.span.start..end]
+                    .find('\n')
+                    .map_or(self.span.start, |nl| self.span.start + nl + 1)
+            }
             ScalarStyle::Literal | ScalarStyle::Folded => self.span.start,
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => self.span.start + 1,
             ScalarStyle::Plain => self.span.start,

@@ -468,7 +468,8 @@ mod round_trip {
             "[ -~éπ\"\\\\]{0,12}".prop_map(ValueKind::Str),
             any::<i64>().prop_map(ValueKind::Int),
             (0u64..1 << 40).prop_map(ValueKind::Size),
-            (0u64..100_000_000).prop_map(|ms| ValueKind::Duration(std::time::Duration::from_millis(ms))),
+            (0u64..100_000_000)
+                .prop_map(|ms| ValueKind::Duration(std::time::Duration::from_millis(ms))),
             name().prop_map(ValueKind::Ident),
         ];
         if depth == 0 {
@@ -486,12 +487,13 @@ mod round_trip {
             },
             span: Span::default(),
         });
-        let stage = (name(), proptest::collection::vec(arg, 0..4)).prop_map(|(name, args)| StageCall {
-            name,
-            name_span: Span::default(),
-            args,
-            span: Span::default(),
-        });
+        let stage =
+            (name(), proptest::collection::vec(arg, 0..4)).prop_map(|(name, args)| StageCall {
+                name,
+                name_span: Span::default(),
+                args,
+                span: Span::default(),
+            });
         proptest::collection::vec(stage, 1..4)
             .prop_map(|stages| Chain {
                 stages,

@@ -527,7 +527,8 @@ mod tests {
     /// input, then every expected (message, span).
     #[test]
     fn semantic_errors_with_positions() {
-        let table: &[(&str, &[(&str, (usize, usize))])] = &[
+        type Expected<'a> = &'a [(&'a str, (usize, usize))];
+        let table: &[(&str, Expected)] = &[
             (
                 "gzp | write(\"{name}\")",
                 &[("unknown stage `gzp`; did you mean `gzip`?", (0, 3))],
