@@ -187,12 +187,27 @@ impl Template {
 
     /// The directory part before the first placeholder, resolved: where this template writes.
     pub fn fixed_dir(&self) -> PathBuf {
+        normalize(&self.base.join(&self.text[..self.fixed_len()]))
+    }
+
+    /// How many directory levels below [`fixed_dir`](Self::fixed_dir) the outputs may land in
+    /// (1 for `out/{name}`, 2 for `out/{date}/{name}`; `{rel}` may add any number).
+    pub fn depth(&self) -> usize {
+        let levels = self.text[self.fixed_len()..].matches('/').count();
+        if self.parts.contains(&Part::Rel) {
+            usize::MAX
+        } else {
+            levels + 1
+        }
+    }
+
+    /// Length of the text up to the last `/` before the first placeholder.
+    fn fixed_len(&self) -> usize {
         let fixed = match self.parts.first() {
             Some(Part::Lit(s)) if self.parts.len() > 1 => s.as_str(),
             _ => "",
         };
-        let dir = fixed.rfind('/').map_or("", |slash| &fixed[..slash]);
-        normalize(&self.base.join(dir))
+        fixed.rfind('/').unwrap_or(0)
     }
 }
 
@@ -249,6 +264,11 @@ mod tests {
         assert_eq!(t.key(), PathBuf::from("/b/{stem}-{ext}"));
         let t = Template::compile("../out/gz/{name}.gz", Path::new("/p/pipelines")).unwrap();
         assert_eq!(t.fixed_dir(), PathBuf::from("/p/out/gz"));
+        assert_eq!(t.depth(), 1);
+        let t = Template::compile("out/{date}/{name}.gz", Path::new("/p")).unwrap();
+        assert_eq!((t.fixed_dir(), t.depth()), (PathBuf::from("/p/out"), 2));
+        let t = Template::compile("{name}", Path::new("/p")).unwrap();
+        assert_eq!((t.fixed_dir(), t.depth()), (PathBuf::from("/p"), 1));
     }
 
     #[test]

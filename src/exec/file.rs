@@ -1,0 +1,188 @@
+//! Processes one input file: open it once, sniff its kind from the first bytes, stream it in
+//! chunks through its chain, write the sidecars, commit every output, then apply `after`.
+
+use super::output::{self, Outputs, with_path};
+use super::sniff::{SNIFF_LEN, sniff};
+use super::source::Input;
+use crate::config::model::Kind;
+use crate::plan::{AfterPlan, JobPlan, RejectPlan, Vars};
+use crate::stage::{Digest, FileReport, sidecar_line};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use xxhash_rust::xxh3::Xxh3;
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every output committed.
+    Done(Done),
+    /// Its kind is not accepted; `moved_to` is the quarantine path, if any.
+    Rejected {
+        kind: Kind,
+        moved_to: Option<PathBuf>,
+    },
+    /// Something went wrong; no output of this file is visible.
+    Failed { error: String, bytes_in: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub kind: Kind,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// xxh3-64 of the whole input, computed while streaming.
+    pub fingerprint: u64,
+    pub digests: Vec<Digest>,
+    pub elapsed: Duration,
+}
+
+/// Everything a file needs from the run besides its job.
+pub struct FileContext<'a> {
+    /// Chunk size in bytes (any size from 1 up; pipeline files allow 4KiB..16MiB).
+    pub chunk: usize,
+    /// `{date}`: today, UTC.
+    pub date: &'a str,
+    /// Called with the number of input bytes read, as they are read.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+}
+
+/// Processes one input. `buf` is the worker's reused chunk buffer.
+pub fn process(job: &JobPlan, input: &Input, cx: &FileContext<'_>, buf: &mut Vec<u8>) -> Outcome {
+    let started = Instant::now();
+    let mut bytes_in = 0;
+    match run(job, input, cx, buf, &mut bytes_in, started) {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Failed {
+            error: e.to_string(),
+            bytes_in,
+        },
+    }
+}
+
+fn run(
+    job: &JobPlan,
+    input: &Input,
+    cx: &FileContext<'_>,
+    buf: &mut Vec<u8>,
+    bytes_in: &mut u64,
+    started: Instant,
+) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
+    let mut file = File::open(&input.path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => {
+            io::Error::new(e.kind(), "the file vanished before it could be read")
+        }
+        _ => with_path(e, "cannot open", &input.path),
+    })?;
+    let read_err = |e: io::Error| with_path(e, "cannot read", &input.path);
+
+    // The first bytes tell the kind; they are then streamed first, so nothing is read twice.
+    let mut head = [0u8; SNIFF_LEN];
+    let head_len = read_full(&mut file, &mut head).map_err(read_err)?;
+    let head = &head[..head_len];
+    let kind = sniff(head);
+    if !job.source.accepts(kind) {
+        let moved_to = match &job.source.reject {
+            RejectPlan::Skip => None,
+            RejectPlan::Quarantine(dir) => Some(move_into(&input.path, dir, &input.rel)?),
+        };
+        return Ok(Outcome::Rejected { kind, moved_to });
+    }
+
+    let vars = Vars {
+        rel: &input.rel,
+        job: &job.name,
+        date: cx.date,
+    };
+    let outputs = Outputs::default();
+    let mut sink = super::chain::build(&job.chain, &vars, &outputs)?;
+    let mut fingerprint = Xxh3::new();
+    let chunk = cx.chunk.max(1);
+    for piece in head.chunks(chunk) {
+        fingerprint.update(piece);
+        sink.push(piece)?;
+    }
+    *bytes_in += head.len() as u64;
+    (cx.progress)(head.len() as u64);
+    if head_len == SNIFF_LEN {
+        buf.resize(chunk, 0);
+        loop {
+            let n = match file.read(&mut buf[..chunk]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e).into()),
+            };
+            fingerprint.update(&buf[..n]);
+            sink.push(&buf[..n])?;
+            *bytes_in += n as u64;
+            (cx.progress)(n as u64);
+        }
+    }
+    let mut report = FileReport::default();
+    sink.finish(&mut report)?;
+    for digest in &report.digests {
+        if let Some(path) = &digest.sidecar {
+            let line = sidecar_line(digest.algo, &digest.hex, &input.rel);
+            output::write_small(path, line.as_bytes(), &outputs)?;
+        }
+    }
+    let bytes_out = output::commit(&outputs)?;
+    match &job.source.after {
+        AfterPlan::Keep => {}
+        AfterPlan::Delete => std::fs::remove_file(&input.path).map_err(|e| {
+            with_path(
+                e,
+                "outputs are written, but cannot delete the input",
+                &input.path,
+            )
+        })?,
+        AfterPlan::Move(dir) => {
+            move_into(&input.path, dir, &input.rel)?;
+        }
+    }
+    Ok(Outcome::Done(Done {
+        kind,
+        bytes_in: *bytes_in,
+        bytes_out,
+        fingerprint: fingerprint.digest(),
+        digests: report.digests,
+        elapsed: started.elapsed(),
+    }))
+}
+
+/// Reads until `buf` is full or the file ends; returns how many bytes were read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Moves an input to `dir/rel` (for `after: {move}` and `reject: {quarantine}`), across file
+/// systems if need be.
+fn move_into(path: &Path, dir: &Path, rel: &str) -> io::Result<PathBuf> {
+    let dest = dir.join(rel);
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| with_path(e, "cannot create directory", parent))?;
+    }
+    match std::fs::rename(path, &dest) {
+        Ok(()) => Ok(dest),
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            std::fs::copy(path, &dest)
+                .map_err(|e| with_path(e, "cannot copy the input to", &dest))?;
+            std::fs::remove_file(path)
+                .map_err(|e| with_path(e, "cannot remove the moved input", path))?;
+            Ok(dest)
+        }
+        Err(e) => Err(with_path(e, "cannot move the input to", &dest)),
+    }
+}

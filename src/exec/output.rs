@@ -1,0 +1,245 @@
+//! Atomic outputs (SPEC section 5): every output is written to a hidden temp file in its
+//! destination directory, fsynced, and renamed over its final name only once the whole file,
+//! every branch of it, has succeeded. A failed file drops its temp files, leaving nothing.
+
+use crate::stage::{BoxSink, FileReport, Sink, StageError};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tempfile::{NamedTempFile, TempPath};
+
+/// The marker in temp file names: `.NAME.runner-tmp-RANDOM`.
+pub const TMP_MARKER: &str = ".runner-tmp-";
+
+/// Writes above this size go straight to the file; smaller ones are gathered first.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// A finished temp file waiting to be renamed over its destination.
+#[derive(Debug)]
+pub struct Pending {
+    temp: TempPath,
+    pub dest: PathBuf,
+    pub bytes: u64,
+}
+
+/// The outputs of one file, filled in by its writers as they finish.
+pub type Outputs = Arc<Mutex<Vec<Pending>>>;
+
+/// Adds the path to an I/O error, so that a message says which file.
+pub fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+/// Creates the temp file for `dest` in its directory, creating the directory as needed.
+fn create_temp(dest: &Path) -> io::Result<NamedTempFile> {
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| with_path(e, "cannot create output directory", dir))?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}{TMP_MARKER}"))
+        .tempfile_in(dir)
+        .map_err(|e| with_path(e, "cannot create a temp file in", dir))
+}
+
+/// The writer stage: the stream goes into one output file.
+pub struct Writer {
+    file: BufWriter<File>,
+    temp: TempPath,
+    dest: PathBuf,
+    bytes: u64,
+    outputs: Outputs,
+}
+
+impl Writer {
+    pub fn create(dest: PathBuf, outputs: Outputs) -> io::Result<Writer> {
+        let (file, temp) = create_temp(&dest)?.into_parts();
+        Ok(Writer {
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            temp,
+            dest,
+            bytes: 0,
+            outputs,
+        })
+    }
+}
+
+impl Sink for Writer {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), StageError> {
+        self.file
+            .write_all(chunk)
+            .map_err(|e| with_path(e, "cannot write", &self.dest))?;
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, _report: &mut FileReport) -> Result<(), StageError> {
+        let Writer {
+            file,
+            temp,
+            dest,
+            bytes,
+            outputs,
+        } = *self;
+        let file = file
+            .into_inner()
+            .map_err(|e| with_path(e.into_error(), "cannot write", &dest))?;
+        file.sync_all()
+            .map_err(|e| with_path(e, "cannot sync", &dest))?;
+        lock(&outputs).push(Pending { temp, dest, bytes });
+        Ok(())
+    }
+}
+
+/// Writes a whole small output (a checksum sidecar) the same atomic way.
+pub fn write_small(dest: &Path, content: &[u8], outputs: &Outputs) -> io::Result<()> {
+    let temp = create_temp(dest)?;
+    temp.as_file()
+        .write_all(content)
+        .map_err(|e| with_path(e, "cannot write", dest))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| with_path(e, "cannot sync", dest))?;
+    lock(outputs).push(Pending {
+        temp: temp.into_temp_path(),
+        dest: dest.to_owned(),
+        bytes: content.len() as u64,
+    });
+    Ok(())
+}
+
+fn lock(outputs: &Outputs) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+    outputs
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Renames every finished output over its final name, then syncs their directories.
+/// Returns the bytes written to all of them.
+pub fn commit(outputs: &Outputs) -> io::Result<u64> {
+    let pending = std::mem::take(&mut *lock(outputs));
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut bytes = 0;
+    for p in pending {
+        let Pending {
+            temp,
+            dest,
+            bytes: n,
+        } = p;
+        temp.persist(&dest)
+            .map_err(|e| with_path(e.error, "cannot rename the finished output to", &dest))?;
+        bytes += n;
+        if let Some(dir) = dest.parent() {
+            if !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_owned());
+            }
+        }
+    }
+    for dir in dirs {
+        // Make the renames durable; a directory that cannot be opened for sync is not fatal.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(bytes)
+}
+
+/// Sends the same stream to several sinks (`multiwrite`).
+pub struct Fanout(pub Vec<BoxSink>);
+
+impl Sink for Fanout {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), StageError> {
+        self.0.iter_mut().try_for_each(|s| s.push(chunk))
+    }
+
+    fn finish(self: Box<Self>, report: &mut FileReport) -> Result<(), StageError> {
+        self.0.into_iter().try_for_each(|s| s.finish(report))
+    }
+}
+
+/// Copies the stream into a branch and passes it on (`tee`).
+pub struct Tee {
+    pub branch: BoxSink,
+    pub next: BoxSink,
+}
+
+impl Sink for Tee {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), StageError> {
+        self.branch.push(chunk)?;
+        self.next.push(chunk)
+    }
+
+    fn finish(self: Box<Self>, report: &mut FileReport) -> Result<(), StageError> {
+        let Tee { branch, next } = *self;
+        branch.finish(report)?;
+        next.finish(report)
+    }
+}
+
+/// Removes temp files that a crash left in `dir` and its subdirectories down to `depth`.
+/// Returns how many were removed.
+pub fn remove_leftovers(dir: &Path, depth: usize) -> usize {
+    let mut removed = 0;
+    let walk = walkdir::WalkDir::new(dir)
+        .max_depth(depth.max(1))
+        .follow_links(false);
+    for entry in walk.into_iter().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_file()
+            && name.starts_with('.')
+            && name.contains(TMP_MARKER)
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_visible_until_commit_and_a_dropped_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let outputs = Outputs::default();
+        let dest = dir.path().join("sub/out.txt");
+        let mut w = Box::new(Writer::create(dest.clone(), outputs.clone()).unwrap());
+        w.push(b"hello ").unwrap();
+        w.push(b"world").unwrap();
+        assert!(!dest.exists());
+        w.finish(&mut FileReport::default()).unwrap();
+        assert!(!dest.exists());
+        assert_eq!(commit(&outputs).unwrap(), 11);
+        assert_eq!(std::fs::read(&dest).unwrap(), b"hello world");
+
+        let dropped = dir.path().join("sub/dropped.txt");
+        let mut w = Writer::create(dropped.clone(), outputs.clone()).unwrap();
+        w.push(b"partial").unwrap();
+        drop(w);
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.txt"]);
+    }
+
+    #[test]
+    fn leftovers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/b/.x.gz.runner-tmp-abc123"), b"junk").unwrap();
+        std::fs::write(dir.path().join("a/.y.runner-tmp-zzz"), b"junk").unwrap();
+        std::fs::write(dir.path().join("a/keep.gz"), b"ok").unwrap();
+        assert_eq!(remove_leftovers(dir.path(), 3), 2);
+        assert!(dir.path().join("a/keep.gz").exists());
+    }
+}
