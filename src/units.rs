@@ -77,7 +77,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// The shortest exact spelling of a size: `65536` -> `64KiB`, `1000` -> `1kB`, `7` -> `7B`.
 pub fn format_size(bytes: u64) -> String {
     for (name, factor) in SIZE_UNITS {
-        if *factor > 1 && bytes != 0 && bytes % factor == 0 {
+        if *factor > 1 && bytes != 0 && bytes.is_multiple_of(*factor) {
             return format!("{}{name}", bytes / factor);
         }
     }
@@ -88,7 +88,7 @@ pub fn format_size(bytes: u64) -> String {
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     for (name, factor) in [("h", 3_600_000u128), ("m", 60_000), ("s", 1_000)] {
-        if ms != 0 && ms % factor == 0 {
+        if ms != 0 && ms.is_multiple_of(factor) {
             return format!("{}{name}", ms / factor);
         }
     }

@@ -2,4 +2,5 @@
 
 mod bad_corpus;
 mod cli;
+mod engine;
 mod harness;

@@ -173,28 +173,27 @@ fn resolve_plain(text: &str) -> serde_json::Value {
             return J::from(n);
         }
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(n) = i64::from_str_radix(hex, 16) {
-            return J::from(n);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(n) = i64::from_str_radix(hex, 16)
+    {
+        return J::from(n);
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(n) = i64::from_str_radix(oct, 8) {
-            return J::from(n);
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(n) = i64::from_str_radix(oct, 8)
+    {
+        return J::from(n);
     }
     let looks_float = unsigned.starts_with(|c: char| c.is_ascii_digit() || c == '.')
         && unsigned
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
-    if looks_float {
-        if let Some(n) = text
+    if looks_float
+        && let Some(n) = text
             .parse::<f64>()
             .ok()
             .and_then(serde_json::Number::from_f64)
-        {
-            return J::Number(n);
-        }
+    {
+        return J::Number(n);
     }
     J::String(text.to_owned())
 }
@@ -337,16 +336,14 @@ impl Builder {
             Some(Open::Map(entries, pending, ..)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
-                    if let Some(name) = key.as_str() {
-                        if entries.iter().any(|(k, _)| k.as_str() == Some(name)) {
-                            return Err(Diagnostic::error(
-                                format!("duplicate key `{name}`"),
-                                Some(key.span.clone()),
-                            )
-                            .with_help(
-                                "the keys of a mapping must be unique: keep one of the two",
-                            ));
-                        }
+                    if let Some(name) = key.as_str()
+                        && entries.iter().any(|(k, _)| k.as_str() == Some(name))
+                    {
+                        return Err(Diagnostic::error(
+                            format!("duplicate key `{name}`"),
+                            Some(key.span.clone()),
+                        )
+                        .with_help("the keys of a mapping must be unique: keep one of the two"));
                     }
                     entries.push((key, node));
                 }

@@ -136,10 +136,10 @@ pub fn commit(outputs: &Outputs) -> io::Result<u64> {
         temp.persist(&dest)
             .map_err(|e| with_path(e.error, "cannot rename the finished output to", &dest))?;
         bytes += n;
-        if let Some(dir) = dest.parent() {
-            if !dirs.iter().any(|d| d == dir) {
-                dirs.push(dir.to_owned());
-            }
+        if let Some(dir) = dest.parent()
+            && !dirs.iter().any(|d| d == dir)
+        {
+            dirs.push(dir.to_owned());
         }
     }
     for dir in dirs {

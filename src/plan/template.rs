@@ -193,7 +193,10 @@ impl Template {
     /// How many directory levels below [`fixed_dir`](Self::fixed_dir) the outputs may land in
     /// (1 for `out/{name}`, 2 for `out/{date}/{name}`; `{rel}` may add any number).
     pub fn depth(&self) -> usize {
-        let levels = self.text[self.fixed_len()..].matches('/').count();
+        let levels = self.text[self.fixed_len()..]
+            .trim_start_matches('/')
+            .matches('/')
+            .count();
         if self.parts.contains(&Part::Rel) {
             usize::MAX
         } else {
