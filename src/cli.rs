@@ -43,6 +43,21 @@ pub enum Command {
     },
     /// Print the JSON Schema of pipeline files.
     Schema,
+    /// Inspect a state snapshot.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print a snapshot: jobs, counters, ledger.
+    Show {
+        #[arg(value_name = "STATE.bin")]
+        file: PathBuf,
+        /// Human-readable text, or JSON.
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
+        format: DiagnosticFormat,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! What each command does, returning its exit status (SPEC section 1).
 
-use crate::cli::{Cli, Command, DiagnosticFormat, GraphFormat, RunArgs};
+use crate::cli::{Cli, Command, DiagnosticFormat, GraphFormat, RunArgs, StateCommand};
 use crate::config::{self, Loaded, schema::SCHEMA};
 use crate::plan::graph;
 use std::io::{self, Write};
@@ -24,6 +24,7 @@ pub fn main(cli: Cli) -> i32 {
         Some(Command::Validate { files, format }) => validate(&files, format),
         Some(Command::Graph { pipeline, format }) => draw(&pipeline, format),
         Some(Command::Schema) => print(SCHEMA),
+        Some(Command::State(StateCommand::Show { file, format })) => show_state(&file, format),
         None => run(&cli.run),
     }
 }
@@ -106,4 +107,21 @@ fn run(args: &RunArgs) -> i32 {
         plan.workers = usize::from(w);
     }
     crate::exec::run(&plan, args)
+}
+
+fn show_state(path: &Path, format: DiagnosticFormat) -> i32 {
+    let state = match crate::state::store::read(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("runner: {e}");
+            return exit::FAILED;
+        }
+    };
+    match format {
+        DiagnosticFormat::Json => print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&state).expect("state serializes")
+        )),
+        DiagnosticFormat::Text => print(&crate::state::show::text(&state)),
+    }
 }

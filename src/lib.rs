@@ -11,4 +11,5 @@ pub mod dsl;
 pub mod exec;
 pub mod plan;
 pub mod stage;
+pub mod state;
 pub mod units;

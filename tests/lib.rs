@@ -4,3 +4,4 @@ mod bad_corpus;
 mod cli;
 mod engine;
 mod harness;
+mod snapshot;
