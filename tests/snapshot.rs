@@ -237,7 +237,7 @@ fn sigterm_in_batch_mode_finishes_in_flight_files_saves_and_exits_143() {
     for i in 0..6 {
         std::fs::write(tmp.path().join(format!("in/f{i}.log")), &content).unwrap();
     }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
         .args(["-q", "p.yaml"])
         .current_dir(tmp.path())
         .stdin(std::process::Stdio::null())
