@@ -4,7 +4,7 @@
 
 use runner::stage::ChecksumAlgo;
 use runner::state::store::{open, read};
-use runner::state::{Entry, EntryOutcome, JobState, LedgerDigest, State};
+use runner::state::{Digests, Entry, EntryOutcome, JobState, State};
 use std::time::{Duration, Instant};
 
 const ENTRIES: usize = 1_000_000;
@@ -25,10 +25,14 @@ fn big_state() -> State {
                 mtime_ns: 1_764_800_000_000_000_000 + i as i64 * 1_000_003,
                 fingerprint: x,
                 outcome: EntryOutcome::Ok,
-                digests: vec![LedgerDigest {
-                    algo: ChecksumAlgo::Sha256,
-                    hex: format!("{x:016x}{:016x}{:016x}{:016x}", x ^ 1, x ^ 2, x ^ 3),
-                }],
+                digests: {
+                    let mut d = Digests::default();
+                    d.push_hex(
+                        ChecksumAlgo::Sha256,
+                        &format!("{x:016x}{:016x}{:016x}{:016x}", x ^ 1, x ^ 2, x ^ 3),
+                    );
+                    d
+                },
                 finished_ns: 1_764_900_000_000_000_000 + i as i64,
             },
         );
@@ -80,6 +84,30 @@ fn main() {
     }
     let json_size = std::fs::metadata(&json_path).expect("size").len();
 
+    // The codecs alone, in memory: encode into a reused buffer, decode from a byte slice.
+    let mut buf = Vec::new();
+    let mut enc = Vec::new();
+    let mut dec = Vec::new();
+    let mut json_enc = Vec::new();
+    let mut json_dec = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        runner::state::codec::encode(&state, &mut buf);
+        enc.push(t.elapsed());
+        let t = Instant::now();
+        let decoded = runner::state::codec::decode(&buf).expect("decode");
+        dec.push(t.elapsed());
+        assert_eq!(decoded.jobs["etl"].ledger.len(), ENTRIES);
+        let t = Instant::now();
+        let json = serde_json::to_vec(&state).expect("json");
+        json_enc.push(t.elapsed());
+        let t = Instant::now();
+        let decoded: State = serde_json::from_slice(&json).expect("parse");
+        json_dec.push(t.elapsed());
+        assert_eq!(decoded.jobs["etl"].ledger.len(), ENTRIES);
+    }
+    let (e, d, je, jd) = (median(enc), median(dec), median(json_enc), median(json_dec));
+
     let (s, l, js, jl) = (
         median(save),
         median(load),
@@ -100,6 +128,18 @@ fn main() {
         ms(l),
         ms(jl),
         ms(jl) / ms(l)
+    );
+    println!(
+        "| encode (in memory) | {:.0} ms | {:.0} ms | {:.1}x faster |",
+        ms(e),
+        ms(je),
+        ms(je) / ms(e)
+    );
+    println!(
+        "| decode (in memory) | {:.0} ms | {:.0} ms | {:.1}x faster |",
+        ms(d),
+        ms(jd),
+        ms(jd) / ms(d)
     );
     println!(
         "| size | {:.1} MB | {:.1} MB | {:.2} of JSON |",

@@ -3,7 +3,7 @@
 use super::file::Outcome;
 use super::source::Input;
 use crate::plan::{AfterPlan, JobPlan, RejectPlan};
-use crate::state::{Entry, EntryOutcome, LedgerDigest, State, unix_ns};
+use crate::state::{Digests, Entry, EntryOutcome, State, unix_ns};
 use std::collections::HashSet;
 use std::time::SystemTime;
 
@@ -37,14 +37,13 @@ pub fn record(state: &mut State, job: &JobPlan, input: &Input, outcome: &Outcome
                 mtime_ns: mtime_ns(input),
                 fingerprint: d.fingerprint,
                 outcome: EntryOutcome::Ok,
-                digests: d
-                    .digests
-                    .iter()
-                    .map(|d| LedgerDigest {
-                        algo: d.algo,
-                        hex: d.hex.clone(),
-                    })
-                    .collect(),
+                digests: {
+                    let mut digests = Digests::default();
+                    for d in &d.digests {
+                        digests.push_hex(d.algo, &d.hex);
+                    }
+                    digests
+                },
                 finished_ns,
             })
         }
@@ -55,7 +54,7 @@ pub fn record(state: &mut State, job: &JobPlan, input: &Input, outcome: &Outcome
                 mtime_ns: mtime_ns(input),
                 fingerprint: 0,
                 outcome: EntryOutcome::Rejected,
-                digests: Vec::new(),
+                digests: Digests::default(),
                 finished_ns,
             })
         }

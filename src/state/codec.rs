@@ -6,8 +6,7 @@
 //! reader can read a newer file when the change allows. Any flipped byte, truncation, wrong magic
 //! or unknown version is reported as an error, never a panic.
 
-use super::{Counters, Entry, EntryOutcome, LedgerDigest, State};
-use crate::stage::ChecksumAlgo;
+use super::{Counters, Digests, Entry, EntryOutcome, State};
 use byteorder::{ByteOrder, LittleEndian, WriteBytesExt};
 use std::fmt;
 
@@ -107,13 +106,8 @@ pub fn encode(state: &State, buf: &mut Vec<u8>) {
                     EntryOutcome::Rejected => 1,
                 });
                 push_u64(b, e.finished_ns as u64);
-                b.push(e.digests.len().min(255) as u8);
-                for d in e.digests.iter().take(255) {
-                    b.push(algo_code(d.algo));
-                    let raw = hex_to_bytes(&d.hex);
-                    b.push(raw.len().min(255) as u8);
-                    b.extend_from_slice(&raw[..raw.len().min(255)]);
-                }
+                b.push(e.digests.len() as u8);
+                b.extend_from_slice(e.digests.packed());
             });
         }
     }
@@ -145,6 +139,20 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
     }
     let mut state = State::default();
     let mut current: Option<String> = None;
+    // A job's entries are gathered, then its ledger is built in one go (much faster than
+    // inserting a million keys one by one).
+    let mut pending: Vec<(String, Entry)> = Vec::new();
+    let flush =
+        |state: &mut State, current: &Option<String>, pending: &mut Vec<(String, Entry)>| {
+            if let Some(job) = current.as_ref().and_then(|name| state.jobs.get_mut(name)) {
+                if job.ledger.is_empty() {
+                    job.ledger = pending.drain(..).collect();
+                } else {
+                    job.ledger.extend(pending.drain(..));
+                }
+            }
+            pending.clear();
+        };
     let mut pos = HEADER_LEN;
     while pos < body.len() {
         let mut r = Reader { buf: body, pos };
@@ -165,6 +173,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
         };
         match kind {
             REC_JOB => {
+                flush(&mut state, &current, &mut pending);
                 let name = rec.str()?.to_owned();
                 let mut n = [0u64; 7];
                 for v in &mut n {
@@ -208,19 +217,9 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
                 };
                 let finished_ns = rec.u64()? as i64;
                 let count = rec.u8()?;
-                let mut digests = Vec::with_capacity(usize::from(count));
-                for _ in 0..count {
-                    let algo = algo_from(rec.u8()?).ok_or(DecodeError::Malformed {
-                        offset: pos,
-                        what: "unknown checksum algorithm",
-                    })?;
-                    let n = usize::from(rec.u8()?);
-                    let raw = rec.take(n)?;
-                    digests.push(LedgerDigest {
-                        algo,
-                        hex: bytes_to_hex(raw),
-                    });
-                }
+                // Bytes after the fields known here belong to a later version: ignored.
+                let (digests, _) = Digests::unpack(count, &rec.buf[rec.pos..])
+                    .map_err(|what| DecodeError::Malformed { offset: pos, what })?;
                 let entry = Entry {
                     size,
                     mtime_ns,
@@ -229,14 +228,14 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
                     digests,
                     finished_ns,
                 };
-                if let Some(j) = state.jobs.get_mut(job) {
-                    j.ledger.insert(rel, entry);
-                }
+                pending.push((rel, entry));
+                let _ = job;
             }
             _ => {} // a record type of a later version: skipped
         }
         pos = end;
     }
+    flush(&mut state, &current, &mut pending);
     Ok(state)
 }
 
@@ -263,45 +262,6 @@ fn push_u64(buf: &mut Vec<u8>, v: u64) {
 fn put_str(buf: &mut Vec<u8>, s: &str) {
     push_u32(buf, s.len() as u32);
     buf.extend_from_slice(s.as_bytes());
-}
-
-fn algo_code(algo: ChecksumAlgo) -> u8 {
-    match algo {
-        ChecksumAlgo::Sha256 => 1,
-        ChecksumAlgo::Sha512 => 2,
-        ChecksumAlgo::Xxh64 => 3,
-        ChecksumAlgo::Xxh3 => 4,
-        ChecksumAlgo::Xxh128 => 5,
-    }
-}
-
-fn algo_from(code: u8) -> Option<ChecksumAlgo> {
-    ChecksumAlgo::ALL
-        .into_iter()
-        .find(|a| algo_code(*a) == code)
-}
-
-fn hex_to_bytes(hex: &str) -> Vec<u8> {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        b'A'..=b'F' => c - b'A' + 10,
-        _ => 0,
-    };
-    hex.as_bytes()
-        .chunks(2)
-        .map(|p| digit(p[0]) << 4 | p.get(1).map_or(0, |&c| digit(c)))
-        .collect()
-}
-
-fn bytes_to_hex(raw: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(raw.len() * 2);
-    for b in raw {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 15)] as char);
-    }
-    s
 }
 
 /// Reads fields from a byte slice, never past its end.
@@ -346,6 +306,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stage::ChecksumAlgo;
     use crate::state::JobState;
     use proptest::prelude::*;
 
@@ -369,10 +330,15 @@ mod tests {
                 mtime_ns: 1_764_840_000_123_456_789,
                 fingerprint: 0xdead_beef_0123_4567,
                 outcome: EntryOutcome::Ok,
-                digests: vec![LedgerDigest {
-                    algo: ChecksumAlgo::Sha256,
-                    hex: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
-                }],
+                digests: {
+                    let mut d = Digests::default();
+                    d.push_hex(
+                        ChecksumAlgo::Sha256,
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                    );
+                    d.push(ChecksumAlgo::Xxh3, &[1, 2, 3, 4, 5, 6, 7, 8]);
+                    d
+                },
                 finished_ns: 1_764_840_001_000_000_000,
             },
         );
@@ -383,7 +349,7 @@ mod tests {
                 mtime_ns: -5,
                 fingerprint: 0,
                 outcome: EntryOutcome::Rejected,
-                digests: vec![],
+                digests: Digests::default(),
                 finished_ns: 1,
             },
         );
@@ -449,19 +415,23 @@ mod tests {
     }
 
     fn state_strategy() -> impl Strategy<Value = State> {
-        let digest =
-            (0usize..5, proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(a, raw)| {
-                LedgerDigest {
-                    algo: ChecksumAlgo::ALL[a],
-                    hex: bytes_to_hex(&raw),
-                }
-            });
+        let digests = proptest::collection::vec(
+            (0usize..5, proptest::collection::vec(any::<u8>(), 0..64)),
+            0..3,
+        )
+        .prop_map(|list| {
+            let mut d = Digests::default();
+            for (a, raw) in list {
+                d.push(ChecksumAlgo::ALL[a], &raw);
+            }
+            d
+        });
         let entry = (
             any::<u64>(),
             any::<i64>(),
             any::<u64>(),
             any::<bool>(),
-            proptest::collection::vec(digest, 0..3),
+            digests,
             any::<i64>(),
         )
             .prop_map(

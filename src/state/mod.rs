@@ -8,6 +8,7 @@ pub mod store;
 
 use crate::stage::ChecksumAlgo;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
 /// Everything the snapshot holds.
@@ -50,7 +51,7 @@ pub struct Entry {
     pub fingerprint: u64,
     pub outcome: EntryOutcome,
     /// The digests of the chain's checksum stages, in chain order.
-    pub digests: Vec<LedgerDigest>,
+    pub digests: Digests,
     /// When the file finished, nanoseconds since the Unix epoch.
     pub finished_ns: i64,
 }
@@ -63,7 +64,7 @@ pub enum EntryOutcome {
     Rejected,
 }
 
-/// One checksum stage's digest.
+/// One checksum stage's digest, as `state show --format json` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerDigest {
     #[serde(with = "algo_name")]
@@ -84,6 +85,150 @@ mod algo_name {
         let name = String::deserialize(d)?;
         name.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// The digests of a ledger entry, packed as the state file stores them: for each, the algorithm
+/// code, the length and the raw bytes. One SHA-256, or a few xxh digests, fit inline, so an entry
+/// costs no allocation for them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digests {
+    count: u8,
+    packed: SmallVec<[u8; 40]>,
+}
+
+/// The code of an algorithm in the state file.
+pub fn algo_code(algo: ChecksumAlgo) -> u8 {
+    match algo {
+        ChecksumAlgo::Sha256 => 1,
+        ChecksumAlgo::Sha512 => 2,
+        ChecksumAlgo::Xxh64 => 3,
+        ChecksumAlgo::Xxh3 => 4,
+        ChecksumAlgo::Xxh128 => 5,
+    }
+}
+
+/// The algorithm of a state-file code.
+pub fn algo_from_code(code: u8) -> Option<ChecksumAlgo> {
+    ChecksumAlgo::ALL
+        .into_iter()
+        .find(|a| algo_code(*a) == code)
+}
+
+impl Digests {
+    /// Adds a digest (at most 255 digests of at most 255 bytes each; more is ignored).
+    pub fn push(&mut self, algo: ChecksumAlgo, raw: &[u8]) {
+        if self.count == u8::MAX || raw.len() > 255 {
+            return;
+        }
+        self.count += 1;
+        self.packed.push(algo_code(algo));
+        self.packed.push(raw.len() as u8);
+        self.packed.extend_from_slice(raw);
+    }
+
+    /// Adds a digest given in hex, as the checksum stages report them.
+    pub fn push_hex(&mut self, algo: ChecksumAlgo, hex: &str) {
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => 0,
+        };
+        let mut raw = [0u8; 255];
+        let n = (hex.len() / 2).min(255);
+        for (i, pair) in hex.as_bytes().chunks_exact(2).take(n).enumerate() {
+            raw[i] = nibble(pair[0]) << 4 | nibble(pair[1]);
+        }
+        self.push(algo, &raw[..n]);
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The digests in order: algorithm and raw bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (ChecksumAlgo, &[u8])> {
+        let mut rest = &self.packed[..];
+        std::iter::from_fn(move || {
+            let (&code, tail) = rest.split_first()?;
+            let (&len, tail) = tail.split_first()?;
+            let (raw, tail) = tail.split_at(usize::from(len).min(tail.len()));
+            rest = tail;
+            Some((algo_from_code(code)?, raw))
+        })
+    }
+
+    /// The packed bytes (without the count), as the state file stores them.
+    pub fn packed(&self) -> &[u8] {
+        &self.packed
+    }
+
+    /// Reads `count` packed digests from the front of `bytes`; returns them and the bytes used.
+    pub fn unpack(count: u8, bytes: &[u8]) -> Result<(Digests, usize), &'static str> {
+        let mut at = 0;
+        for _ in 0..count {
+            let code = *bytes
+                .get(at)
+                .ok_or("a digest runs past the end of its record")?;
+            algo_from_code(code).ok_or("unknown checksum algorithm")?;
+            let len = usize::from(
+                *bytes
+                    .get(at + 1)
+                    .ok_or("a digest runs past the end of its record")?,
+            );
+            at += 2 + len;
+            if at > bytes.len() {
+                return Err("a digest runs past the end of its record");
+            }
+        }
+        let digests = Digests {
+            count,
+            packed: SmallVec::from_slice(&bytes[..at]),
+        };
+        Ok((digests, at))
+    }
+
+    /// The view printed by `state show --format json`.
+    pub fn to_list(&self) -> Vec<LedgerDigest> {
+        self.iter()
+            .map(|(algo, raw)| LedgerDigest {
+                algo,
+                hex: hex(raw),
+            })
+            .collect()
+    }
+}
+
+impl Serialize for Digests {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_list().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digests {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<LedgerDigest>::deserialize(d)?;
+        let mut digests = Digests::default();
+        for item in list {
+            digests.push_hex(item.algo, &item.hex);
+        }
+        Ok(digests)
+    }
+}
+
+/// Lower-case hex of raw bytes.
+pub fn hex(raw: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(raw.len() * 2);
+    for b in raw {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
 }
 
 impl Entry {

@@ -56,8 +56,8 @@ pub fn text(state: &State) -> String {
                 e.fingerprint,
                 timestamp(e.finished_ns)
             );
-            for d in &e.digests {
-                let _ = write!(out, "  {}={}", d.algo, d.hex);
+            for (algo, raw) in e.digests.iter() {
+                let _ = write!(out, "  {algo}={}", super::hex(raw));
             }
             out.push('\n');
         }
