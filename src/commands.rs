@@ -1,7 +1,9 @@
 //! What each command does, returning its exit status (SPEC section 1).
 
 use crate::cli::{Cli, Command, DiagnosticFormat, GraphFormat, RunArgs, StateCommand};
+use crate::config::model::{Level, LogFormat};
 use crate::config::{self, Loaded, schema::SCHEMA};
+use crate::logger;
 use crate::plan::graph;
 use std::io::{self, Write};
 use std::path::Path;
@@ -106,7 +108,48 @@ fn run(args: &RunArgs) -> i32 {
     if let Some(w) = args.workers {
         plan.workers = usize::from(w);
     }
-    crate::exec::run(&plan, args)
+    // The log next: a log file that cannot be created stops the run before any file is touched.
+    // A dry run writes nothing, not even its log.
+    let policy = plan.logger.as_ref().filter(|_| !args.dry_run);
+    let config = policy.map(|l| logger::Config {
+        path: l.path.clone(),
+        level: match l.level {
+            Level::Error => log::LevelFilter::Error,
+            Level::Warn => log::LevelFilter::Warn,
+            Level::Info => log::LevelFilter::Info,
+            Level::Debug => log::LevelFilter::Debug,
+            Level::Trace => log::LevelFilter::Trace,
+        },
+        format: match l.format {
+            LogFormat::Text => logger::Format::Text,
+            LogFormat::Json => logger::Format::Json,
+        },
+        buffer: l.buffer,
+        flush_every: l.flush_every,
+        max_size: l.max_size,
+        keep: l.keep,
+        compress: l.compress,
+    });
+    let log = match logger::init(config, args.verbose) {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("runner: {e}");
+            return exit::FATAL;
+        }
+    };
+    let code = if args.watch {
+        crate::watch::run(&plan, args)
+    } else {
+        crate::exec::run(&plan, args)
+    };
+    let dropped = log.dropped();
+    log.shutdown();
+    if dropped > 0 {
+        eprintln!(
+            "runner: {dropped} log record(s) could not be written to the log file and were dropped"
+        );
+    }
+    code
 }
 
 fn show_state(path: &Path, format: DiagnosticFormat) -> i32 {

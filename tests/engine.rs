@@ -79,6 +79,7 @@ jobs:
             chunk,
             date: "2026-12-04",
             progress: &|_| {},
+            cancel: &std::sync::atomic::AtomicBool::new(false),
         };
         let outcome = process(job, &inputs[0], &cx, &mut Vec::new());
         let Outcome::Done(done) = outcome else {
@@ -152,6 +153,7 @@ jobs:
             chunk,
             date: "2026-12-04",
             progress: &|_| {},
+            cancel: &std::sync::atomic::AtomicBool::new(false),
         };
         let outcome = process(job, &inputs[0], &cx, &mut Vec::new());
         assert!(
@@ -186,6 +188,7 @@ fn a_file_that_vanishes_fails_alone() {
         chunk: 4096,
         date: "2026-12-04",
         progress: &|_| {},
+        cancel: &std::sync::atomic::AtomicBool::new(false),
     };
     match process(job, &inputs[0], &cx, &mut Vec::new()) {
         Outcome::Failed { error, .. } => assert!(error.contains("vanished"), "{error}"),
@@ -529,7 +532,7 @@ fn a_missing_source_dir_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out)
-            .contains("runner: job j: source directory ./nowhere: No such file or directory"),
+            .contains("runner: error: source directory ./nowhere: No such file or directory (os error 2) job=j"),
         "{}",
         stderr(&out)
     );

@@ -5,3 +5,4 @@ mod cli;
 mod engine;
 mod harness;
 mod snapshot;
+mod watch;

@@ -64,6 +64,7 @@ pub fn record(state: &mut State, job: &JobPlan, input: &Input, outcome: &Outcome
             js.last_error = Some(format!("{}: {error}", input.rel));
             None
         }
+        Outcome::Aborted => return,
     };
     match entry {
         Some(e) => {

@@ -10,6 +10,7 @@ use crate::stage::{Digest, FileReport, sidecar_line};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -25,6 +26,8 @@ pub enum Outcome {
     },
     /// Something went wrong; no output of this file is visible.
     Failed { error: String, bytes_in: u64 },
+    /// Stopped unfinished at shutdown; no output is visible and the file is taken again later.
+    Aborted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,8 @@ pub struct FileContext<'a> {
     pub date: &'a str,
     /// Called with the number of input bytes read, as they are read.
     pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Set at shutdown: the file stops between two chunks and leaves nothing behind.
+    pub cancel: &'a AtomicBool,
 }
 
 /// Processes one input. `buf` is the worker's reused chunk buffer.
@@ -54,6 +59,7 @@ pub fn process(job: &JobPlan, input: &Input, cx: &FileContext<'_>, buf: &mut Vec
     let mut bytes_in = 0;
     match run(job, input, cx, buf, &mut bytes_in, started) {
         Ok(outcome) => outcome,
+        Err(_) if cx.cancel.load(Ordering::Relaxed) => Outcome::Aborted,
         Err(e) => Outcome::Failed {
             error: e.to_string(),
             bytes_in,
@@ -114,6 +120,9 @@ fn run(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_err(e).into()),
             };
+            if cx.cancel.load(Ordering::Relaxed) {
+                return Err("aborted at shutdown".into());
+            }
             fingerprint.update(&buf[..n]);
             sink.push(&buf[..n])?;
             *bytes_in += n as u64;

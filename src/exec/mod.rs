@@ -4,24 +4,26 @@
 pub mod account;
 pub mod chain;
 pub mod file;
+pub mod interrupt;
 pub mod output;
 pub mod report;
+pub mod session;
 pub mod sniff;
 pub mod source;
 
 use crate::cli::RunArgs;
 use crate::commands::exit;
-use crate::plan::{JobPlan, Plan, chain::templates};
-use crate::state::{self, State};
+use crate::plan::{JobPlan, Plan};
 use file::{FileContext, Outcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use interrupt::Interrupt;
 use rayon::prelude::*;
 use report::JobStats;
+use session::Session;
 use source::Input;
-use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How much a run prints.
@@ -57,143 +59,61 @@ thread_local! {
 pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     let v = Verbosity::from_args(args);
     let started = Instant::now();
-
     // The snapshot first: a state that cannot be used stops the run before any file is touched.
-    let mut snapshot = match &plan.snapshot {
-        None => None,
-        Some(policy) if args.dry_run => match state::store::read(&policy.path) {
-            Ok(state) => Some((None, state)),
-            Err(_) => Some((None, State::default())),
-        },
-        Some(policy) => match state::store::open(&policy.path, policy.on_corrupt) {
-            Ok(opened) => {
-                for w in &opened.warnings {
-                    eprintln!("runner: warning: {w}");
-                }
-                Some((Some(opened.store), opened.state))
-            }
-            Err(e) => {
-                eprintln!("runner: {e}");
-                return exit::FATAL;
-            }
-        },
+    let mut session = match Session::open(plan, args.dry_run) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-
-    let mut work: Vec<(usize, Input)> = Vec::new();
-    for (j, job) in plan.jobs.iter().enumerate() {
-        match source::list(&job.source) {
-            Ok(listing) => {
-                for problem in &listing.problems {
-                    eprintln!("runner: job {}: {problem}", job.name);
-                }
-                work.extend(listing.inputs.into_iter().map(|i| (j, i)));
-            }
-            Err(e) => {
-                eprintln!("runner: job {}: {e}", job.name);
-                return exit::USAGE;
-            }
-        }
-    }
-    let unchanged = |j: usize, input: &Input| {
-        snapshot
-            .as_ref()
-            .is_some_and(|(_, state)| account::is_unchanged(state, &plan.jobs[j], input))
+    let work = match session::list_all(plan) {
+        Ok(w) => w,
+        Err(code) => return code,
     };
     if args.dry_run {
-        dry_run(plan, &work, &unchanged);
+        dry_run(plan, &work, &|j, input| session.unchanged(j, input));
         return exit::OK;
     }
-    let (skip, todo): (Vec<_>, Vec<_>) = work.iter().partition(|(j, input)| unchanged(*j, input));
-    for job in &plan.jobs {
-        for t in templates(&job.chain) {
-            let removed = output::remove_leftovers(&t.fixed_dir(), t.depth());
-            if removed > 0 && !v.quiet {
-                eprintln!(
-                    "runner: removed {removed} temp file(s) left by an interrupted run in {}",
-                    t.fixed_dir().display()
-                );
-            }
-        }
+    log::info!(target: "runner", pipeline:% = plan.file.display(), workers = plan.workers, files = work.len(); "run started");
+    session.remove_leftovers();
+    let (skip, todo): (Vec<_>, Vec<_>) = work
+        .iter()
+        .partition(|(j, input)| session.unchanged(*j, input));
+    for (j, input) in &skip {
+        session.skip(*j, input);
     }
-
-    let interrupted = match Interrupt::install() {
+    let interrupt = match Interrupt::install() {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("runner: cannot install signal handlers: {e}");
+            log::error!(target: "runner", "cannot install signal handlers: {e}");
             return exit::FATAL;
         }
     };
-    let multi = MultiProgress::with_draw_target(if v.progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
+    let progress = Progress::new(plan, v, |j| {
+        todo.iter()
+            .filter(|(k, _)| *k == j)
+            .map(|(_, i)| i.size)
+            .sum()
     });
-    let bars: Vec<ProgressBar> = plan
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(j, job)| {
-            let total: u64 = todo.iter().filter(|(k, _)| *k == j).map(|(_, i)| i.size).sum();
-            let bar = multi.add(ProgressBar::new(total));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
-                )
-                .expect("a valid progress template")
-                .progress_chars("=> "),
-            );
-            bar.set_prefix(job.name.clone());
-            bar
-        })
-        .collect();
-
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(plan.workers)
-        .thread_name(|i| format!("runner-worker-{i}"))
-        .build()
-    {
-        Ok(pool) => pool,
-        Err(e) => {
-            eprintln!("runner: cannot start {} worker threads: {e}", plan.workers);
-            return exit::FATAL;
-        }
+    let pool = match session::pool(plan.workers) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let mut stats: Vec<JobStats> = plan.jobs.iter().map(|j| JobStats::new(&j.name)).collect();
-    for (j, _) in &skip {
-        stats[*j].skipped += 1;
-        if let Some((_, state)) = snapshot.as_mut() {
-            account::skipped(state, &plan.jobs[*j]);
-        }
-    }
     let date = today();
-    let every = plan.snapshot.as_ref().map_or(Duration::MAX, |s| s.every);
-    let mut last_save = Instant::now();
-    let mut save_failed = false;
+    let never = AtomicBool::new(false);
     let (tx, rx) = mpsc::sync_channel::<(usize, Option<Outcome>)>(plan.workers * 2);
     std::thread::scope(|scope| {
-        let todo = &todo;
-        let (bars, multi, date, interrupted) = (&bars, &multi, &date, &interrupted);
+        let (todo, progress, date, interrupt, never) =
+            (&todo, &progress, &date, &interrupt, &never);
         scope.spawn(move || {
             pool.install(|| {
                 todo.par_iter().enumerate().with_max_len(1).for_each_with(
                     tx,
                     |tx, (i, (j, input))| {
                         // After a signal no new file starts; the ones in flight finish.
-                        if interrupted.signal().is_some() {
+                        if interrupt.signal().is_some() {
                             let _ = tx.send((i, None));
                             return;
                         }
-                        let job = &plan.jobs[*j];
-                        let bar = &bars[*j];
-                        let progress = |n: u64| bar.inc(n);
-                        let cx = FileContext {
-                            chunk: plan.chunk,
-                            date,
-                            progress: &progress,
-                        };
-                        let outcome =
-                            CHUNK_BUFFER.with_borrow_mut(|buf| file::process(job, input, &cx, buf));
-                        announce(job, input, &outcome, v, multi);
+                        let outcome = process_one(plan, *j, input, date, progress, never, v);
                         let _ = tx.send((i, Some(outcome)));
                     },
                 )
@@ -201,108 +121,149 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
         });
         // This thread keeps the accounts and saves the snapshot as results come in.
         for (i, outcome) in rx {
-            let Some(outcome) = outcome else { continue };
-            let (j, input) = todo[i];
-            stats[*j].count(&outcome);
-            if let Some((store, state)) = snapshot.as_mut() {
-                account::record(state, &plan.jobs[*j], input, &outcome);
-                if let Some(store) = store
-                    && last_save.elapsed() >= every
-                {
-                    last_save = Instant::now();
-                    if let Err(e) = store.save(state)
-                        && !save_failed
-                    {
-                        save_failed = true;
-                        eprintln!("runner: cannot save the snapshot: {e}");
-                    }
-                }
+            if let Some(outcome) = outcome {
+                let (j, input) = todo[i];
+                session.record(*j, input, &outcome);
             }
         }
     });
-    for bar in &bars {
-        bar.finish_and_clear();
+    progress.finish();
+    let mut code = session.status();
+    if !session.finish(&work) {
+        code = exit::FATAL;
     }
-    let mut code = if stats.iter().any(|s| s.failed > 0) {
-        exit::FAILED
-    } else {
-        exit::OK
-    };
-    if let Some((Some(store), state)) = snapshot.as_mut() {
-        for (j, job) in plan.jobs.iter().enumerate() {
-            let listed: HashSet<&str> = work
-                .iter()
-                .filter(|(k, _)| *k == j)
-                .map(|(_, i)| i.rel.as_str())
-                .collect();
-            account::finish_job(state, job, &listed);
-        }
-        if let Err(e) = store.save(state) {
-            eprintln!(
-                "runner: cannot save the snapshot {}: {e}",
-                store.path().display()
-            );
-            code = exit::FATAL;
-        }
-    }
+    let wall = started.elapsed();
+    log_summary(&session.stats, wall);
     if !v.quiet {
-        print!("{}", report::summary(&stats, started.elapsed()));
+        print!("{}", report::summary(&session.stats, wall));
     }
-    if let Some(signal) = interrupted.signal() {
-        eprintln!(
-            "runner: interrupted by signal {signal}; files not started are taken at the next run"
-        );
+    if let Some(signal) = interrupt.signal() {
+        log::warn!(target: "runner", signal; "interrupted: files not started are taken at the next run");
         return 128 + signal;
     }
     code
 }
 
-/// SIGINT and SIGTERM in batch mode: the first stops new files from starting, a second one ends
-/// the process at once (outputs of unfinished files are only ever temp files).
-struct Interrupt {
-    signal: Arc<AtomicUsize>,
+/// Processes one file on the current worker thread, with its progress bar and reused buffer,
+/// and tells the user and the log how it went.
+pub fn process_one(
+    plan: &Plan,
+    j: usize,
+    input: &Input,
+    date: &str,
+    progress: &Progress,
+    cancel: &AtomicBool,
+    v: Verbosity,
+) -> Outcome {
+    let job = &plan.jobs[j];
+    let bar = progress.bar(j);
+    let on_bytes = |n: u64| {
+        if let Some(bar) = bar {
+            bar.inc(n)
+        }
+    };
+    let cx = FileContext {
+        chunk: plan.chunk,
+        date,
+        progress: &on_bytes,
+        cancel,
+    };
+    let outcome = CHUNK_BUFFER.with_borrow_mut(|buf| file::process(job, input, &cx, buf));
+    announce(job, input, &outcome, v, progress);
+    outcome
 }
 
-impl Interrupt {
-    fn install() -> std::io::Result<Interrupt> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let signal = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(AtomicBool::new(false));
-        for sig in [SIGINT, SIGTERM] {
-            // Registered first, so that it sees `seen` as it was before this signal.
-            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&seen))?;
-            signal_hook::flag::register(sig, Arc::clone(&seen))?;
-            signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
-        }
-        Ok(Interrupt { signal })
+/// The run's end in the log.
+fn log_summary(stats: &[JobStats], wall: Duration) {
+    for s in stats {
+        log::info!(target: "runner", job = s.name.as_str(), ok = s.ok, failed = s.failed, rejected = s.rejected,
+            skipped = s.skipped, bytes_in = s.bytes_in, bytes_out = s.bytes_out, wall_ms = wall.as_millis() as u64;
+            "run finished");
+    }
+}
+
+/// Progress bars on a terminal, one per job; hidden otherwise.
+pub struct Progress {
+    multi: MultiProgress,
+    bars: Vec<ProgressBar>,
+}
+
+impl Progress {
+    /// Bars for every job of the plan, each with the total bytes `total(job index)`.
+    pub fn new(plan: &Plan, v: Verbosity, total: impl Fn(usize) -> u64) -> Progress {
+        let multi = MultiProgress::with_draw_target(if v.progress {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let bars = plan
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(j, job)| {
+                let bar = multi.add(ProgressBar::new(total(j)));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
+                    )
+                    .expect("a valid progress template")
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(job.name.clone());
+                bar
+            })
+            .collect();
+        Progress { multi, bars }
     }
 
-    /// The signal received, if any.
-    fn signal(&self) -> Option<i32> {
-        match self.signal.load(Ordering::SeqCst) {
-            0 => None,
-            n => Some(n as i32),
+    fn bar(&self, job: usize) -> Option<&ProgressBar> {
+        self.bars.get(job)
+    }
+
+    /// Prints a line above the bars (or plainly on stderr when there are none).
+    pub fn println(&self, line: &str) {
+        if self.multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = self.multi.println(line);
+        }
+    }
+
+    pub fn finish(&self) {
+        for bar in &self.bars {
+            bar.finish_and_clear();
         }
     }
 }
 
-/// Tells the user about one finished file: failures always, the rest with `-v`.
-fn announce(job: &JobPlan, input: &Input, outcome: &Outcome, v: Verbosity, multi: &MultiProgress) {
+/// Tells the user (failures always, the rest with `-v`) and the log how one file went.
+fn announce(job: &JobPlan, input: &Input, outcome: &Outcome, v: Verbosity, progress: &Progress) {
     let path = input.path.display();
+    let name = job.name.as_str();
+    let rel = input.rel.as_str();
     let line = match outcome {
-        Outcome::Failed { error, .. } => {
-            format!("runner: job {}: {path}: failed: {error}", job.name)
+        Outcome::Failed { error, bytes_in } => {
+            log::error!(target: "runner::file", job = name, path = rel, bytes_in = *bytes_in, error = error.as_str(); "file failed");
+            format!("runner: job {name}: {path}: failed: {error}")
         }
-        _ if !v.verbose => return,
+        Outcome::Aborted => {
+            log::warn!(target: "runner::file", job = name, path = rel; "file aborted at shutdown; it is taken again at the next start");
+            return;
+        }
         Outcome::Done(d) => {
             let digests: Vec<String> = d
                 .digests
                 .iter()
                 .map(|d| format!("{}={}", d.algo, d.hex))
                 .collect();
+            log::info!(target: "runner::file", job = name, path = rel, kind = d.kind.name(), bytes_in = d.bytes_in,
+                bytes_out = d.bytes_out, duration_ms = d.elapsed.as_millis() as u64, digests = digests.join(" ").as_str();
+                "file done");
+            if !v.verbose {
+                return;
+            }
             format!(
-                "ok {} {path} ({}, {} -> {}, {} ms) {}",
-                job.name,
+                "ok {name} {path} ({}, {} -> {}, {} ms) {}",
                 d.kind,
                 d.bytes_in,
                 d.bytes_out,
@@ -310,23 +271,29 @@ fn announce(job: &JobPlan, input: &Input, outcome: &Outcome, v: Verbosity, multi
                 digests.join(" ")
             )
         }
-        Outcome::Rejected { kind, moved_to } => match moved_to {
-            Some(to) => format!(
-                "rejected {} {path}: kind {kind} not accepted; moved to {}",
-                job.name,
-                to.display()
-            ),
-            None => format!(
-                "rejected {} {path}: kind {kind} not accepted; skipped",
-                job.name
-            ),
-        },
+        Outcome::Rejected { kind, moved_to } => {
+            match moved_to {
+                Some(to) => {
+                    log::info!(target: "runner::file", job = name, path = rel, kind = kind.name(),
+                    moved_to:% = to.display(); "file rejected")
+                }
+                None => {
+                    log::info!(target: "runner::file", job = name, path = rel, kind = kind.name(); "file rejected")
+                }
+            }
+            if !v.verbose {
+                return;
+            }
+            match moved_to {
+                Some(to) => format!(
+                    "rejected {name} {path}: kind {kind} not accepted; moved to {}",
+                    to.display()
+                ),
+                None => format!("rejected {name} {path}: kind {kind} not accepted; skipped"),
+            }
+        }
     };
-    if multi.is_hidden() {
-        eprintln!("{}", line.trim_end());
-    } else {
-        let _ = multi.println(line.trim_end());
-    }
+    progress.println(line.trim_end());
 }
 
 /// `--dry-run`: what would happen to each file, and why; nothing is written.

@@ -37,6 +37,7 @@ impl JobStats {
                 self.failed += 1;
                 self.bytes_in += bytes_in;
             }
+            Outcome::Aborted => {}
         }
     }
 
