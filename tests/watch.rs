@@ -69,14 +69,31 @@ fn a_file_written_in_parts_is_taken_once_after_it_settles() {
     std::io::Write::write_all(&mut file, b"second part\n").unwrap();
     // Within the settle time after the last write, nothing may be taken.
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!dir.join("out/a.txt").exists(), "taken {:?} after the first write", written.elapsed());
+    assert!(
+        !dir.join("out/a.txt").exists(),
+        "taken {:?} after the first write",
+        written.elapsed()
+    );
     drop(file);
-    wait_until("the settled file's output", Duration::from_secs(20), || dir.join("out/a.txt").exists());
-    assert_eq!(std::fs::read(dir.join("out/a.txt")).unwrap(), b"first part\nsecond part\n");
+    wait_until("the settled file's output", Duration::from_secs(20), || {
+        dir.join("out/a.txt").exists()
+    });
+    assert_eq!(
+        std::fs::read(dir.join("out/a.txt")).unwrap(),
+        b"first part\nsecond part\n"
+    );
     let out = stop(child);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let state = state_json(dir);
-    assert_eq!(state["jobs"]["j"]["counters"]["ok"], 1, "processed exactly once: {state}");
+    assert_eq!(
+        state["jobs"]["j"]["counters"]["ok"], 1,
+        "processed exactly once: {state}"
+    );
 }
 
 #[test]
@@ -89,7 +106,9 @@ fn a_renamed_in_file_is_taken_without_waiting_to_settle() {
     std::fs::write(dir.join("staging.txt"), b"renamed in\n").unwrap();
     std::thread::sleep(Duration::from_millis(200)); // let the watcher start
     std::fs::rename(dir.join("staging.txt"), dir.join("in/b.txt")).unwrap();
-    wait_until("the renamed file's output", Duration::from_secs(20), || dir.join("out/b.txt").exists());
+    wait_until("the renamed file's output", Duration::from_secs(20), || {
+        dir.join("out/b.txt").exists()
+    });
     let out = stop(child);
     assert_eq!(out.status.code(), Some(0));
 }
@@ -101,36 +120,76 @@ fn sigterm_exits_0_with_the_state_saved_and_a_restart_does_not_redo() {
     pipeline(dir, "100ms", "", "checksum(xxh3) | write(\"out/{name}\")");
     std::fs::write(dir.join("in/a.txt"), b"a").unwrap();
     let child = start(dir);
-    wait_until("the first output", Duration::from_secs(20), || dir.join("out/a.txt").exists());
+    wait_until("the first output", Duration::from_secs(20), || {
+        dir.join("out/a.txt").exists()
+    });
     let out = stop(child);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(state_json(dir)["jobs"]["j"]["ledger"]["a.txt"]["size"], 1);
 
     std::fs::remove_file(dir.join("out/a.txt")).unwrap();
     let child = start(dir);
     std::fs::write(dir.join("in/b.txt"), b"b").unwrap();
-    wait_until("the new file's output", Duration::from_secs(20), || dir.join("out/b.txt").exists());
+    wait_until("the new file's output", Duration::from_secs(20), || {
+        dir.join("out/b.txt").exists()
+    });
     let out = stop(child);
     assert_eq!(out.status.code(), Some(0));
-    assert!(!dir.join("out/a.txt").exists(), "a.txt was finished before: not redone");
+    assert!(
+        !dir.join("out/a.txt").exists(),
+        "a.txt was finished before: not redone"
+    );
     let counters = &state_json(dir)["jobs"]["j"]["counters"];
-    assert_eq!((counters["ok"].as_u64(), counters["runs"].as_u64()), (Some(2), Some(2)), "{counters}");
+    assert_eq!(
+        (counters["ok"].as_u64(), counters["runs"].as_u64()),
+        (Some(2), Some(2)),
+        "{counters}"
+    );
 }
 
 #[test]
 fn sigterm_during_a_large_file_leaves_no_partial_output_and_it_is_done_next_start() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    pipeline(dir, "50ms", "shutdown_timeout: 0s\nchunk: 4KiB\n", "gzip(level = 9) | write(\"out/{name}.gz\")");
-    let line = b"2026-12-04T09:15:02.117Z INFO svc-3 request GET /orders latency=12ms naive unicode pi\n";
-    let big: Vec<u8> = (0..400_000u32).flat_map(|i| [&i.to_le_bytes()[..], line].concat()).collect();
+    pipeline(
+        dir,
+        "50ms",
+        "shutdown_timeout: 0s\nchunk: 4KiB\n",
+        "gzip(level = 9) | write(\"out/{name}.gz\")",
+    );
+    let line =
+        b"2026-12-04T09:15:02.117Z INFO svc-3 request GET /orders latency=12ms naive unicode pi\n";
+    let big: Vec<u8> = (0..400_000u32)
+        .flat_map(|i| [&i.to_le_bytes()[..], line].concat())
+        .collect();
     std::fs::write(dir.join("in/big.log"), &big).unwrap();
     let child = start(dir);
-    wait_until("the temp output of the big file", Duration::from_secs(30), || !temp_files(&dir.join("out")).is_empty());
+    wait_until(
+        "the temp output of the big file",
+        Duration::from_secs(30),
+        || !temp_files(&dir.join("out")).is_empty(),
+    );
     let out = stop(child);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!dir.join("out/big.log.gz").exists(), "no partial output under the final name");
-    assert!(temp_files(dir).is_empty(), "no temp file left: {:?}", temp_files(dir));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.join("out/big.log.gz").exists(),
+        "no partial output under the final name"
+    );
+    assert!(
+        temp_files(dir).is_empty(),
+        "no temp file left: {:?}",
+        temp_files(dir)
+    );
 
     let out = runner_in(dir, &["-q", "p.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -152,9 +211,11 @@ fn a_source_directory_that_disappears_and_comes_back_is_watched_again() {
     std::fs::create_dir(dir.join("in")).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     std::fs::write(dir.join("in/c.txt"), b"c").unwrap();
-    wait_until("the output of a file in the recreated directory", Duration::from_secs(20), || {
-        dir.join("out/c.txt").exists()
-    });
+    wait_until(
+        "the output of a file in the recreated directory",
+        Duration::from_secs(20),
+        || dir.join("out/c.txt").exists(),
+    );
     let out = stop(child);
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -27,10 +27,10 @@ pub enum LoggerError {
         /// What the operating system said.
         reason: io::Error,
     },
-    /// A background thread (flusher or compressor) could not be started.
+    /// A background thread (flusher or archiver) could not be started.
     #[error("cannot start the log {what} thread: {reason}")]
     Thread {
-        /// `flusher` or `compressor`.
+        /// `flusher` or `archiver`.
         what: &'static str,
         /// What the operating system said.
         reason: io::Error,

@@ -16,6 +16,10 @@ thread_local! {
     static LINE: RefCell<LineBuf> = RefCell::new(LineBuf::default());
 }
 
+/// The target of the per-file events (`file done`, `file failed`, ...), which the terminal shows
+/// its own way.
+pub const FILE_EVENTS: &str = "runner::file";
+
 /// The crate whose records are "ours": the first segment of this module's path (`runner`).
 /// Records whose target is this crate or one of its modules pass at the configured level;
 /// records of other crates (dependencies) only at warn and above.
@@ -119,6 +123,9 @@ impl Logger {
     fn emit(&self, buf: &mut LineBuf, record: &Record<'_>) {
         let foreign = !self.is_own(record.target());
         match &self.output {
+            // Per-file events are shown on the terminal by the run itself (failures always, the
+            // rest with `-v`): stderr does not get them a second time.
+            Output::Stderr if record.target() == FILE_EVENTS => {}
             Output::Stderr => {
                 let line = buf.stderr(record, foreign);
                 let _ = io::stderr().lock().write_all(line);
@@ -133,7 +140,7 @@ impl Logger {
                 } else {
                     file.write_record(line);
                 }
-                if *mirror {
+                if *mirror && record.target() != FILE_EVENTS {
                     let _ = io::stderr().lock().write_all(line);
                 }
             }

@@ -5,8 +5,9 @@
 //! log::info!(job = "etl", path = "inbox/a.txt", bytes_in = 123; "file done")
 //!   -> Dispatcher (installed once; `init` swaps the Logger inside)
 //!   -> Logger: level filter, logfmt/JSON into a per-thread reused buffer     (facade, format)
-//!   -> RotatingFile: buffer, timed flush, rotation, compression, outages     (rotating, rotation,
-//!                                                                             compress, pending)
+//!   -> RotatingFile: buffer, timed flush, rotation, outages                  (rotating, pending,
+//!                                                                             rotation)
+//!   -> archiver thread: gzip rotated files, delete those past `keep`         (archiver)
 //!   -> LogSink: the file system and stderr (a test double fails on demand)   (sink)
 //! ```
 //!
@@ -15,8 +16,8 @@
 //! The runner needs a line per event, with a few fields (`job=etl path=... bytes_in=123`), in one
 //! file. `log` does exactly that and no more: it is small (no dependency with `kv` and `std`),
 //! std-like (a global `Log` trait and the macros everyone knows), and has structured key-values
-//! (`info!(job = "etl"; "file done")`). Most of our dependencies already log through `log`, so
-//! their warnings land in the same file with no bridge crate. `tracing` would bring spans,
+//! (`info!(job = "etl"; "file done")`). The dependencies that log at all (notify, globset) log
+//! through `log`, so their warnings land in the same file with no bridge crate. `tracing` would bring spans,
 //! subscribers and layers (and a `tracing-log` bridge for those dependencies) that a batch
 //! runner writing one log file has no use for, and per-record costs that we would then have to
 //! measure away. If spans are ever wanted, `tracing`'s `log` feature can feed this same logger.
@@ -47,7 +48,7 @@
 //! handle.shutdown();
 //! ```
 
-mod compress;
+mod archiver;
 mod dispatch;
 mod error;
 mod facade;
@@ -121,7 +122,8 @@ pub struct Config {
 /// if a logger that is not ours was installed first.
 ///
 /// May be called again (tests do): the new logger replaces the previous one, whose handle still
-/// flushes and closes it.
+/// flushes and closes it. Two live loggers must not share a log file (their rotations would
+/// race).
 pub fn init(config: Option<Config>, mirror_stderr: bool) -> Result<Handle, LoggerError> {
     let logger = match config {
         None => Logger::stderr(),
@@ -155,7 +157,7 @@ impl Handle {
         self.logger.dropped()
     }
 
-    /// Flushes, and joins the background threads (flusher, compressor: every rotated file is
+    /// Flushes, and joins the background threads (flusher, archiver: every rotated file is
     /// compressed when it returns). Records logged afterwards go to stderr (warnings and errors).
     pub fn shutdown(mut self) {
         self.close();

@@ -14,7 +14,7 @@
 //! to the caller: logging never stops the processing.
 
 use crate::logger::Config;
-use crate::logger::compress::{Compressor, lock};
+use crate::logger::archiver::{Archiver, lock};
 use crate::logger::error::LoggerError;
 use crate::logger::pending::Pending;
 use crate::logger::rotation::{Names, Rotation};
@@ -52,7 +52,7 @@ const MIN_TICK: Duration = Duration::from_millis(1);
 /// counted in [`dropped`](Self::dropped).
 ///
 /// Dropping it (or [`close`](Self::close)) flushes, stops the flusher thread and lets the
-/// compressor finish.
+/// archiver thread finish (compressions and deletions of rotated files).
 pub struct RotatingFile {
     inner: Arc<Mutex<Inner>>,
     dropped: Arc<AtomicU64>,
@@ -62,13 +62,13 @@ pub struct RotatingFile {
 
 struct Flusher {
     /// Dropping it wakes the thread up and stops it.
-    stop: mpsc::Sender<()>,
+    stop: mpsc::SyncSender<()>,
     thread: JoinHandle<()>,
 }
 
 impl RotatingFile {
     /// Opens (creating it and its directory if needed) the log file of `config`, and starts the
-    /// flusher and, with `compress`, the compressor. Only `path`, `buffer`, `flush_every`,
+    /// flusher and archiver threads. Only `path`, `buffer`, `flush_every`,
     /// `max_size`, `keep` and `compress` are used.
     pub fn open(config: &Config) -> Result<RotatingFile, LoggerError> {
         Self::with_sink(config, Arc::new(FsSink))
@@ -97,20 +97,17 @@ impl RotatingFile {
             path: path.clone(),
             reason,
         })?;
-        let compressor = if config.compress && config.keep > 0 {
-            Some(Compressor::start(
-                Arc::clone(&names),
-                config.keep,
-                Arc::clone(&sink),
-            )?)
-        } else {
-            None
-        };
+        let archiver = Archiver::start(
+            Arc::clone(&names),
+            config.keep,
+            config.compress && config.keep > 0,
+            Arc::clone(&sink),
+        )?;
         let dropped = Arc::new(AtomicU64::new(0));
         let inner = Arc::new(Mutex::new(Inner {
             out: Output {
                 sink,
-                rotation: Rotation::new(names, config.keep, compressor),
+                rotation: Rotation::new(names, config.keep, archiver),
                 file: Some((file, FileId::of(&meta))),
                 size: meta.len(),
                 max_size: config.max_size,
@@ -162,7 +159,7 @@ impl RotatingFile {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Flushes, stops the flusher thread and waits for the compressor to finish the files it
+    /// Flushes, stops the flusher thread and waits for the archiver to finish the files it
     /// has queued; says on stderr how many records were dropped, if any. Records written after
     /// this still reach the file (by size and by `flush`, and at drop), and files rotated after
     /// it stay uncompressed until the next start. Calling it again does nothing more.
@@ -172,14 +169,14 @@ impl RotatingFile {
             drop(f.stop);
             let _ = f.thread.join();
         }
-        let compressor = {
+        let archiver = {
             let mut inner = lock(&self.inner);
             inner.flush();
             inner.finish();
-            inner.out.rotation.take_compressor()
+            inner.out.rotation.take_archiver()
         };
-        if let Some(c) = compressor {
-            c.stop();
+        if let Some(a) = archiver {
+            a.stop();
         }
     }
 
@@ -262,7 +259,7 @@ impl Write for RotatingFile {
 
 impl Flusher {
     fn start(inner: Arc<Mutex<Inner>>, every: Duration) -> Result<Flusher, LoggerError> {
-        let (stop, stopped) = mpsc::channel::<()>();
+        let (stop, stopped) = mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("runner-log-flush".into())
             .spawn(move || {
@@ -317,7 +314,8 @@ impl Inner {
     }
 
     /// A record larger than the whole buffer: straight to the file, still whole and still
-    /// rotated around. (If the disk fills in its middle, the part written stays.)
+    /// rotated around. If the disk fills in its middle, there is no buffer to keep the rest in:
+    /// the part written is cut off the file again, and the record dropped.
     fn write_through(&mut self, record: &[u8]) {
         if let Err(e) = self.out.ensure_open() {
             self.count_dropped(1);
@@ -327,9 +325,8 @@ impl Inner {
         match err {
             None => self.recovered(),
             Some(e) => {
-                if written < record.len() {
-                    self.count_dropped(1);
-                }
+                self.out.cut_tail(written as u64);
+                self.count_dropped(1);
                 self.fail(e);
             }
         }
@@ -419,7 +416,10 @@ impl Inner {
             return;
         }
         self.failing = false;
-        let lost = self.dropped.load(Ordering::Relaxed) - self.dropped_before_outage;
+        let lost = self
+            .dropped
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.dropped_before_outage);
         self.out.sink.notice(&format!(
             "runner: the log file {} is written again; {lost} record(s) were dropped meanwhile",
             self.out.rotation.names().current().display()
@@ -477,6 +477,9 @@ impl Output {
     ) -> (usize, Option<io::Error>) {
         let mut pos = 0;
         let mut first = 0; // index of the first record ending after `pos`
+        // After a rotation the next record is written whatever the size of the new file (one
+        // that someone else filled at once): at most one rotation per record, never a loop.
+        let mut rotated = false;
         while pos < data.len() {
             let room = self.max_size.saturating_sub(self.size);
             let end = if (data.len() - pos) as u64 <= room {
@@ -487,17 +490,20 @@ impl Output {
                 let fit = first + ends[first..].partition_point(|&e| e <= limit);
                 if fit > first {
                     ends[fit - 1]
-                } else if self.size == 0 || (pos == 0 && head_partial) {
+                } else if self.size == 0 || rotated || (pos == 0 && head_partial) {
                     // Alone in a fresh file (a record larger than max_size), or the rest of a
                     // line already begun in this file: it goes here whole.
-                    ends[first]
+                    ends.get(first).copied().unwrap_or(data.len())
                 } else {
                     if let Err(e) = self.rotate() {
                         return (pos, Some(e));
                     }
+                    rotated = true;
                     continue;
                 }
             };
+            rotated = false;
+            let end = end.clamp(pos + 1, data.len());
             if let Err((n, e)) = self.write_all(&data[pos..end]) {
                 return (pos + n, Some(e));
             }
@@ -527,6 +533,18 @@ impl Output {
             }
         }
         Ok(())
+    }
+
+    /// Removes the last `n` bytes written (a record begun but not finished), best effort.
+    fn cut_tail(&mut self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if let Some((file, _)) = &self.file
+            && file.set_len(self.size.saturating_sub(n)).is_ok()
+        {
+            self.size = self.size.saturating_sub(n);
+        }
     }
 
     fn rotate(&mut self) -> io::Result<()> {

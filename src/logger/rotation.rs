@@ -8,32 +8,34 @@
 //! A rotation shifts *both* names of every slot, so plain and compressed copies move together
 //! whatever state each one is in:
 //!
-//! 1. `runner.log.keep` and `runner.log.keep.gz` are deleted;
+//! 1. `runner.log.keep` and `runner.log.keep.gz` are renamed to `.runner.log.N.old` (hidden) and
+//!    deleted by the archiver thread (unlinking a file whose pages are still cached takes
+//!    milliseconds, which the writer, holding the lock every logging thread waits on, must not
+//!    spend);
 //! 2. for `k` from `keep - 1` down to 1, `runner.log.k` -> `runner.log.k+1` and
 //!    `runner.log.k.gz` -> `runner.log.k+1.gz` (each only if it exists);
-//! 3. `runner.log` -> `runner.log.1`, and with `compress` the file is queued for the compressor.
+//! 3. `runner.log` -> `runner.log.1`, and with `compress` the file is queued for the archiver.
 //!
-//! The compressor writes `.runner.log.N.gz.tmp` (a hidden name outside the slot numbering),
-//! without holding any lock, from a descriptor opened at rotation time. A rotation may therefore
-//! happen while a file is being compressed: the file being read is renamed from `.1` to `.2`
-//! (its descriptor does not care), or deleted if it falls past `keep`. When the compression is
-//! done, the compressor takes the naming lock (the same one a rotation holds while renaming, for a
-//! few `rename(2)` calls only) and looks the file up by identity (device and inode) among the
-//! plain slots: if it is at slot `k`, the temporary becomes `runner.log.k.gz` and the plain file
-//! is removed; if it is no longer there (rotated out), the temporary is deleted. So a compressed
-//! copy always lands under the slot its file has *now*, and the two never coexist under
-//! different numbers for long.
+//! The archiver compresses into `.runner.log.N.gz.tmp` (a hidden name outside the slot
+//! numbering), without holding any lock, from a descriptor opened at rotation time. A rotation
+//! may therefore happen while a file is being compressed: the file being read is renamed from
+//! `.1` to `.2` (its descriptor does not care), or discarded if it falls past `keep`. When the
+//! compression is done, the archiver takes the naming lock (the same one a rotation holds while
+//! renaming, for a few `rename(2)` calls only) and looks the file up by identity (device and
+//! inode) among the plain slots: if it is at slot `k`, the temporary (fsynced) becomes
+//! `runner.log.k.gz` and the plain file is removed; if it is no longer there (rotated out), the
+//! temporary is deleted. So a compressed copy always lands under the slot its file has *now*.
 //!
 //! A compression that fails leaves the plain `runner.log.k` where it is (and removes the
-//! temporary): no file is lost, it just stays uncompressed. At startup, with `compress` on, plain
-//! slots left by a previous run (stopped mid-compression, or compression failed) are queued
-//! again, and stale temporaries are removed. `keep: 0` keeps no rotated file: the current file
-//! is deleted and started afresh.
+//! temporary): no file is lost, it just stays uncompressed, and shifts like any other. At
+//! startup, leftovers of a run that stopped early (`.N.gz.tmp`, `.N.old`) are removed and, with
+//! `compress` on, plain slots are queued again. `keep: 0` keeps no rotated file: the current
+//! file is discarded and started afresh.
 //!
 //! Files past `keep` left by an earlier run with a larger `keep` are not touched. One process
 //! writes one log file: two processes rotating the same file would race.
 
-use crate::logger::compress::Compressor;
+use crate::logger::archiver::Archiver;
 use crate::logger::sink::LogSink;
 use std::ffi::OsString;
 use std::io;
@@ -87,15 +89,21 @@ impl Names {
         self.sibling(&format!(".{n}.gz.tmp"), ".")
     }
 
-    /// Whether `name` (a file name in `dir`) is one of our temporaries.
-    pub(crate) fn is_temp(&self, name: &std::ffi::OsStr) -> bool {
+    /// `.runner.log.N.old`: a file past `keep`, waiting to be deleted.
+    pub(crate) fn discarded(&self, n: u64) -> PathBuf {
+        self.sibling(&format!(".{n}.old"), ".")
+    }
+
+    /// Whether `name` (a file name in `dir`) is a temporary or a discarded file (of a run that
+    /// stopped before removing it).
+    pub(crate) fn is_leftover(&self, name: &std::ffi::OsStr) -> bool {
         let (Some(name), Some(base)) = (name.to_str(), self.file_name.to_str()) else {
             return false;
         };
         name.strip_prefix('.')
             .and_then(|n| n.strip_prefix(base))
             .and_then(|n| n.strip_prefix('.'))
-            .and_then(|n| n.strip_suffix(".gz.tmp"))
+            .and_then(|n| n.strip_suffix(".gz.tmp").or_else(|| n.strip_suffix(".old")))
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
@@ -107,19 +115,19 @@ impl Names {
     }
 }
 
-/// Rotates the log file; owns the compressor when `compress` is on.
+/// Rotates the log file; owns the archiver thread that deletes and compresses.
 pub(crate) struct Rotation {
     names: Arc<Names>,
     keep: u32,
-    compressor: Option<Compressor>,
+    archiver: Option<Archiver>,
 }
 
 impl Rotation {
-    pub(crate) fn new(names: Arc<Names>, keep: u32, compressor: Option<Compressor>) -> Self {
+    pub(crate) fn new(names: Arc<Names>, keep: u32, archiver: Archiver) -> Self {
         Rotation {
             names,
             keep,
-            compressor,
+            archiver: Some(archiver),
         }
     }
 
@@ -131,34 +139,55 @@ impl Rotation {
     /// after). On error the slots may be half shifted but no file has been overwritten: each
     /// rename goes to a name just emptied.
     pub(crate) fn rotate(&self, sink: &dyn LogSink) -> io::Result<()> {
-        if self.keep == 0 {
-            return Ok(());
-        }
-        // Held for a few renames; the compressor takes it only to install a finished copy.
-        let lock = self.compressor.as_ref().map(Compressor::lock_names);
         let names = &self.names;
-        ok_if_missing(sink.remove(&names.plain(self.keep)))?;
-        ok_if_missing(sink.remove(&names.gz(self.keep)))?;
-        for k in (1..self.keep).rev() {
-            ok_if_missing(sink.rename(&names.plain(k), &names.plain(k + 1)))?;
-            ok_if_missing(sink.rename(&names.gz(k), &names.gz(k + 1)))?;
+        let Some(archiver) = &self.archiver else {
+            // Closed: no thread to hand deletions to; done here, slowly.
+            return self.rotate_alone(sink);
+        };
+        // Held for a few renames; the archiver takes it only to install a compressed copy.
+        let mut lock = archiver.lock_names();
+        if self.keep == 0 {
+            return archiver.discard(&mut lock, names.current());
         }
+        archiver.discard(&mut lock, &names.plain(self.keep))?;
+        archiver.discard(&mut lock, &names.gz(self.keep))?;
+        self.shift(sink)?;
         let first = names.plain(1);
         match sink.rename(names.current(), &first) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Ok(()) => archiver.rotated(&mut lock, &first),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
-        }
-        if let (Some(c), Some(mut lock)) = (&self.compressor, lock) {
-            c.queue(&mut lock, &first, self.keep);
         }
         Ok(())
     }
 
-    /// Takes the compressor out, for the caller to stop it without holding the writer's lock.
-    /// Files rotated after this stay plain (and are compressed at the next start).
-    pub(crate) fn take_compressor(&mut self) -> Option<Compressor> {
-        self.compressor.take()
+    /// `runner.log.k[.gz]` -> `runner.log.k+1[.gz]`, oldest first.
+    fn shift(&self, sink: &dyn LogSink) -> io::Result<()> {
+        let names = &self.names;
+        for k in (1..self.keep).rev() {
+            ok_if_missing(sink.rename(&names.plain(k), &names.plain(k + 1)))?;
+            ok_if_missing(sink.rename(&names.gz(k), &names.gz(k + 1)))?;
+        }
+        Ok(())
+    }
+
+    /// A rotation after `take_archiver`: files are deleted on this thread and stay plain.
+    fn rotate_alone(&self, sink: &dyn LogSink) -> io::Result<()> {
+        let names = &self.names;
+        if self.keep == 0 {
+            return ok_if_missing(sink.remove(names.current()));
+        }
+        ok_if_missing(sink.remove(&names.plain(self.keep)))?;
+        ok_if_missing(sink.remove(&names.gz(self.keep)))?;
+        self.shift(sink)?;
+        ok_if_missing(sink.rename(names.current(), &names.plain(1)))
+    }
+
+    /// Takes the archiver out, for the caller to stop it without holding the writer's lock.
+    /// Rotations after this delete on the writer's thread, and leave files uncompressed until
+    /// the next start.
+    pub(crate) fn take_archiver(&mut self) -> Option<Archiver> {
+        self.archiver.take()
     }
 }
 
@@ -180,14 +209,18 @@ mod tests {
         assert_eq!(n.plain(3), Path::new("/var/log/runner.log.3"));
         assert_eq!(n.gz(1), Path::new("/var/log/runner.log.1.gz"));
         assert_eq!(n.temp(7), Path::new("/var/log/.runner.log.7.gz.tmp"));
-        assert!(n.is_temp(".runner.log.7.gz.tmp".as_ref()));
+        assert_eq!(n.discarded(8), Path::new("/var/log/.runner.log.8.old"));
+        assert!(n.is_leftover(".runner.log.7.gz.tmp".as_ref()));
+        assert!(n.is_leftover(".runner.log.8.old".as_ref()));
         for other in [
             "runner.log.7.gz",
+            "runner.log.7",
             ".runner.log..gz.tmp",
             ".runner.log.x.gz.tmp",
+            ".runner.log.x.old",
             ".other.log.7.gz.tmp",
         ] {
-            assert!(!n.is_temp(other.as_ref()), "{other}");
+            assert!(!n.is_leftover(other.as_ref()), "{other}");
         }
         let n = Names::new(Path::new("runner.log"));
         assert_eq!(n.dir(), Path::new("."));

@@ -260,6 +260,7 @@ impl Loop<'_> {
     }
 
     fn event(&mut self, j: usize, event: &notify::Event, session: &mut Session<'_>) {
+        log::trace!(target: "runner", job = self.plan.jobs[j].name.as_str(); "file-system event {event:?}");
         if event.need_rescan() {
             self.scan(j, session);
             return;
@@ -398,9 +399,15 @@ impl Loop<'_> {
     }
 }
 
-/// The path of a file relative to the job's source dir, `/`-separated.
+/// The path of a file relative to the job's source dir, `/`-separated. Events name files by
+/// absolute paths; the scan by the source dir as written.
 fn rel_of(job: &JobPlan, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(&job.source.dir).ok()?;
+    let rel = match path.strip_prefix(&job.source.dir) {
+        Ok(rel) => rel,
+        Err(_) => path
+            .strip_prefix(std::path::absolute(&job.source.dir).ok()?)
+            .ok()?,
+    };
     let rel = rel.to_str()?.replace(std::path::MAIN_SEPARATOR, "/");
     (!rel.is_empty()).then_some(rel)
 }
