@@ -1,7 +1,7 @@
 //! The streaming engine, through the library API (at tiny and large chunk sizes) and through the
 //! binary (end to end, failure isolation), every output checked with an independent tool.
 
-use crate::harness::{root, runner, runner_in, stderr, stdout};
+use crate::harness::{root, runner, runner_in, sha256_hex, stderr, stdout};
 use flate2::read::MultiGzDecoder;
 use runner::config::load_str;
 use runner::exec::file::{FileContext, Outcome, process};
@@ -57,7 +57,7 @@ fn plan(dir: &Path, yaml: &str) -> runner::plan::Plan {
 fn the_etl_chain_at_every_chunk_size_matches_independent_tools() {
     let input = corpus(3000);
     let upper_ascii: Vec<u8> = input.to_ascii_uppercase();
-    let expected_sha = hex(&sha2::Sha256::digest(&input));
+    let expected_sha = sha256_hex(&input);
     for chunk in [1usize, 7, 4096, 65536] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("in")).unwrap();
@@ -241,10 +241,6 @@ fn assert_no_temp_files(dir: &Path) {
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn the_sample_etl_run_end_to_end() {
     let tmp = sample_copy();
@@ -278,10 +274,7 @@ fn the_sample_etl_run_end_to_end() {
         );
         let sum =
             std::fs::read_to_string(outdir.join("sums").join(format!("{name}.sha256"))).unwrap();
-        assert_eq!(
-            sum,
-            format!("{}  {name}\n", hex(&sha2::Sha256::digest(&original)))
-        );
+        assert_eq!(sum, format!("{}  {name}\n", sha256_hex(&original)));
         if tool_exists("sha256sum") {
             let check = Command::new("sha256sum")
                 .arg("-c")

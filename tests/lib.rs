@@ -4,5 +4,6 @@ mod bad_corpus;
 mod cli;
 mod engine;
 mod harness;
+mod logging;
 mod snapshot;
 mod watch;
