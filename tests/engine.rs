@@ -6,7 +6,6 @@ use flate2::read::MultiGzDecoder;
 use runner::config::load_str;
 use runner::exec::file::{FileContext, Outcome, process};
 use runner::exec::source;
-use sha2::Digest as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
