@@ -40,7 +40,10 @@ fn schema_command_prints_the_schema_file_byte_for_byte() {
     let out = runner(&["schema"]);
     assert_eq!(out.status.code(), Some(0));
     let file = std::fs::read(root().join("schemas/pipeline.schema.json")).unwrap();
-    assert!(out.stdout == file, "`runner schema` differs from schemas/pipeline.schema.json");
+    assert!(
+        out.stdout == file,
+        "`runner schema` differs from schemas/pipeline.schema.json"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod bad_corpus;
 mod cli;
+mod crash;
 mod engine;
 mod harness;
 mod logging;
