@@ -549,3 +549,46 @@ fn verbose_lists_files_and_workers_flag_overrides() {
         "{err}"
     );
 }
+
+#[test]
+fn an_input_truncated_or_grown_while_it_is_read_fails_and_leaves_nothing() {
+    for (case, change) in [("truncated", 10_000u64), ("grown", 200_000u64)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        let path = dir.path().join("in/a.log");
+        std::fs::write(&path, corpus(1000)).unwrap();
+        let plan = plan(
+            dir.path(),
+            "version: 1\njobs:\n  j:\n    source: {dir: in}\n    chain: gzip | write(\"out/{name}.gz\")\n",
+        );
+        let job = &plan.jobs[0];
+        let inputs = source::list(&job.source).unwrap().inputs;
+        // The fault is injected from the progress callback, right after the first chunk is read.
+        let once = std::sync::Once::new();
+        let inject = |_: u64| {
+            once.call_once(|| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_len(change)
+                    .unwrap();
+            })
+        };
+        let cx = FileContext {
+            chunk: 4096,
+            date: "2026-12-04",
+            progress: &inject,
+            cancel: &std::sync::atomic::AtomicBool::new(false),
+        };
+        match process(job, &inputs[0], &cx, &mut Vec::new()) {
+            Outcome::Failed { error, .. } => assert!(
+                error.contains("the input changed while it was read"),
+                "{case}: {error}"
+            ),
+            other => panic!("{case}: {other:?}"),
+        }
+        assert!(!dir.path().join("out/a.log.gz").exists(), "{case}");
+        assert_no_temp_files(dir.path());
+    }
+}

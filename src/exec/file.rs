@@ -82,6 +82,7 @@ fn run(
         _ => with_path(e, "cannot open", &input.path),
     })?;
     let read_err = |e: io::Error| with_path(e, "cannot read", &input.path);
+    let before = file.metadata().map_err(read_err)?;
 
     // The first bytes tell the kind; they are then streamed first, so nothing is read twice.
     let mut head = [0u8; SNIFF_LEN];
@@ -128,6 +129,21 @@ fn run(
             *bytes_in += n as u64;
             (cx.progress)(n as u64);
         }
+    }
+    // An input that changed while it was read (truncated, appended to, rewritten) would give
+    // outputs of neither version: the file fails, and is taken again once it is stable.
+    let after = file.metadata().map_err(read_err)?;
+    if *bytes_in != after.len()
+        || before.len() != after.len()
+        || before.modified().ok() != after.modified().ok()
+    {
+        return Err(io::Error::other(format!(
+            "the input changed while it was read ({} bytes when opened, {} read, {} now); it is taken again at the next run",
+            before.len(),
+            bytes_in,
+            after.len()
+        ))
+        .into());
     }
     let mut report = FileReport::default();
     sink.finish(&mut report)?;

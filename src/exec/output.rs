@@ -47,8 +47,14 @@ fn create_temp(dest: &Path) -> io::Result<NamedTempFile> {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}{TMP_MARKER}"))
+    let prefix = format!(".{name}{TMP_MARKER}");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    // Outputs get the mode any program's new files get (0666 less the umask), not the 0600 of
+    // temp files: they are results for others to read.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
         .tempfile_in(dir)
         .map_err(|e| with_path(e, "cannot create a temp file in", dir))
 }
@@ -263,6 +269,26 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_usual_mode_not_the_temp_file_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let outputs = Outputs::default();
+        let dest = dir.path().join("out.txt");
+        let w = Box::new(Writer::create(dest.clone(), outputs.clone()).unwrap());
+        w.finish(&mut FileReport::default()).unwrap();
+        commit(&outputs).unwrap();
+        // SAFETY: umask only reads and sets the process's file-mode mask; it is restored at once.
+        let umask = unsafe {
+            let m = libc::umask(0);
+            libc::umask(m);
+            m
+        };
+        let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !(umask as u32));
     }
 
     #[test]
