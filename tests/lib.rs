@@ -4,6 +4,7 @@ mod bad_corpus;
 mod cli;
 mod crash;
 mod engine;
+mod faults;
 mod harness;
 mod logging;
 mod snapshot;
