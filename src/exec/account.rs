@@ -24,13 +24,10 @@ pub fn is_unchanged(state: &State, job: &JobPlan, input: &Input) -> bool {
 /// Records one file's outcome.
 pub fn record(state: &mut State, job: &JobPlan, input: &Input, outcome: &Outcome) {
     let js = state.jobs.entry(job.name.clone()).or_default();
-    let c = &mut js.counters;
+    super::report::tally(&mut js.counters, outcome);
     let finished_ns = unix_ns(SystemTime::now());
     let entry = match outcome {
         Outcome::Done(d) => {
-            c.ok += 1;
-            c.bytes_in += d.bytes_in;
-            c.bytes_out += d.bytes_out;
             // An input moved or deleted by `after` is gone: nothing to remember.
             (job.source.after == AfterPlan::Keep).then(|| Entry {
                 size: input.size,
@@ -47,20 +44,15 @@ pub fn record(state: &mut State, job: &JobPlan, input: &Input, outcome: &Outcome
                 finished_ns,
             })
         }
-        Outcome::Rejected { .. } => {
-            c.rejected += 1;
-            (job.source.reject == RejectPlan::Skip).then(|| Entry {
-                size: input.size,
-                mtime_ns: mtime_ns(input),
-                fingerprint: 0,
-                outcome: EntryOutcome::Rejected,
-                digests: Digests::default(),
-                finished_ns,
-            })
-        }
-        Outcome::Failed { error, bytes_in } => {
-            c.failed += 1;
-            c.bytes_in += bytes_in;
+        Outcome::Rejected { .. } => (job.source.reject == RejectPlan::Skip).then(|| Entry {
+            size: input.size,
+            mtime_ns: mtime_ns(input),
+            fingerprint: 0,
+            outcome: EntryOutcome::Rejected,
+            digests: Digests::default(),
+            finished_ns,
+        }),
+        Outcome::Failed { error, .. } => {
             js.last_error = Some(format!("{}: {error}", input.rel));
             None
         }

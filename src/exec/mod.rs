@@ -174,10 +174,11 @@ pub fn process_one(
 }
 
 /// The run's end in the log.
-fn log_summary(stats: &[JobStats], wall: Duration) {
+pub fn log_summary(stats: &[JobStats], wall: Duration) {
     for s in stats {
-        log::info!(target: "runner", job = s.name.as_str(), ok = s.ok, failed = s.failed, rejected = s.rejected,
-            skipped = s.skipped, bytes_in = s.bytes_in, bytes_out = s.bytes_out, wall_ms = wall.as_millis() as u64;
+        let c = &s.counts;
+        log::info!(target: "runner", job = s.name.as_str(), ok = c.ok, failed = c.failed, rejected = c.rejected,
+            skipped = c.skipped, bytes_in = c.bytes_in, bytes_out = c.bytes_out, wall_ms = wall.as_millis() as u64;
             "run finished");
     }
 }

@@ -1,54 +1,55 @@
 //! Counting what a run did, per job, and the summary table printed at its end.
 
 use super::file::Outcome;
+use crate::state::Counters;
 use crate::units::human_bytes;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// The counters of one job in one run.
+/// The counters of one job in this run (the snapshot keeps the same counters over all runs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobStats {
     pub name: String,
-    pub ok: u64,
-    pub failed: u64,
-    pub rejected: u64,
-    pub skipped: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
+    pub counts: Counters,
 }
 
 impl JobStats {
     pub fn new(name: &str) -> Self {
         JobStats {
             name: name.to_owned(),
-            ..Default::default()
+            counts: Counters::default(),
         }
     }
 
     pub fn count(&mut self, outcome: &Outcome) {
-        match outcome {
-            Outcome::Done(d) => {
-                self.ok += 1;
-                self.bytes_in += d.bytes_in;
-                self.bytes_out += d.bytes_out;
-            }
-            Outcome::Rejected { .. } => self.rejected += 1,
-            Outcome::Failed { bytes_in, .. } => {
-                self.failed += 1;
-                self.bytes_in += bytes_in;
-            }
-            Outcome::Aborted => {}
-        }
+        tally(&mut self.counts, outcome);
     }
+}
 
-    fn add(&mut self, other: &JobStats) {
-        self.ok += other.ok;
-        self.failed += other.failed;
-        self.rejected += other.rejected;
-        self.skipped += other.skipped;
-        self.bytes_in += other.bytes_in;
-        self.bytes_out += other.bytes_out;
+/// Adds one file's outcome to counters.
+pub fn tally(c: &mut Counters, outcome: &Outcome) {
+    match outcome {
+        Outcome::Done(d) => {
+            c.ok += 1;
+            c.bytes_in += d.bytes_in;
+            c.bytes_out += d.bytes_out;
+        }
+        Outcome::Rejected { .. } => c.rejected += 1,
+        Outcome::Failed { bytes_in, .. } => {
+            c.failed += 1;
+            c.bytes_in += bytes_in;
+        }
+        Outcome::Aborted => {}
     }
+}
+
+fn add(total: &mut Counters, c: &Counters) {
+    total.ok += c.ok;
+    total.failed += c.failed;
+    total.rejected += c.rejected;
+    total.skipped += c.skipped;
+    total.bytes_in += c.bytes_in;
+    total.bytes_out += c.bytes_out;
 }
 
 /// Megabytes (10^6 bytes) per second, the unit the peers' figures use.
@@ -64,7 +65,7 @@ pub fn mb_per_s(bytes: u64, wall: Duration) -> f64 {
 /// The table printed at the end of a run.
 pub fn summary(jobs: &[JobStats], wall: Duration) -> String {
     let mut total = JobStats::new("total");
-    jobs.iter().for_each(|j| total.add(j));
+    jobs.iter().for_each(|j| add(&mut total.counts, &j.counts));
     let header = [
         "job", "ok", "failed", "rejected", "skipped", "in", "out", "MB/s",
     ];
@@ -74,13 +75,13 @@ pub fn summary(jobs: &[JobStats], wall: Duration) -> String {
         .map(|j| {
             [
                 j.name.clone(),
-                j.ok.to_string(),
-                j.failed.to_string(),
-                j.rejected.to_string(),
-                j.skipped.to_string(),
-                human_bytes(j.bytes_in),
-                human_bytes(j.bytes_out),
-                format!("{:.1}", mb_per_s(j.bytes_in, wall)),
+                j.counts.ok.to_string(),
+                j.counts.failed.to_string(),
+                j.counts.rejected.to_string(),
+                j.counts.skipped.to_string(),
+                human_bytes(j.counts.bytes_in),
+                human_bytes(j.counts.bytes_out),
+                format!("{:.1}", mb_per_s(j.counts.bytes_in, wall)),
             ]
         })
         .collect();

@@ -75,7 +75,7 @@ impl<'p> Session<'p> {
 
     /// Counts an input skipped because it is unchanged.
     pub fn skip(&mut self, job: usize, input: &Input) {
-        self.stats[job].skipped += 1;
+        self.stats[job].counts.skipped += 1;
         if let Some((_, state)) = self.snapshot.as_mut() {
             account::skipped(state, &self.plan.jobs[job]);
         }
@@ -145,7 +145,7 @@ impl<'p> Session<'p> {
 
     /// The exit status the counters call for: 1 if some file failed.
     pub fn status(&self) -> i32 {
-        if self.stats.iter().any(|s| s.failed > 0) {
+        if self.stats.iter().any(|s| s.counts.failed > 0) {
             exit::FAILED
         } else {
             exit::OK

@@ -78,7 +78,8 @@ impl LineBuf {
         }
         self.line.extend_from_slice(b",\"target\":");
         json_str(&mut self.line, record.target());
-        let mut visitor = JsonFields {
+        let mut visitor = Fields {
+            syntax: Syntax::Json,
             line: &mut self.line,
             value: &mut self.value,
         };
@@ -123,7 +124,8 @@ impl LineBuf {
     }
 
     fn logfmt_fields(&mut self, record: &Record<'_>) {
-        let mut visitor = LogfmtFields {
+        let mut visitor = Fields {
+            syntax: Syntax::Logfmt,
             line: &mut self.line,
             value: &mut self.value,
         };
@@ -144,59 +146,6 @@ pub(crate) fn level_name(level: Level) -> &'static str {
 
 // ---------------------------------------------------------------------------------------------
 // logfmt
-
-/// Appends ` key=value` for each field.
-struct LogfmtFields<'a> {
-    line: &'a mut Vec<u8>,
-    value: &'a mut Vec<u8>,
-}
-
-impl<'kvs> VisitSource<'kvs> for LogfmtFields<'_> {
-    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), kv::Error> {
-        self.line.push(b' ');
-        logfmt_key(self.line, key.as_str());
-        self.line.push(b'=');
-        value.visit(LogfmtValue {
-            line: self.line,
-            value: self.value,
-        })
-    }
-}
-
-struct LogfmtValue<'a> {
-    line: &'a mut Vec<u8>,
-    value: &'a mut Vec<u8>,
-}
-
-impl<'v> VisitValue<'v> for LogfmtValue<'_> {
-    fn visit_any(&mut self, value: Value<'_>) -> Result<(), kv::Error> {
-        self.value.clear();
-        let _ = write!(self.value, "{value}");
-        logfmt_bytes(self.line, self.value);
-        Ok(())
-    }
-    fn visit_null(&mut self) -> Result<(), kv::Error> {
-        self.line.extend_from_slice(b"null");
-        Ok(())
-    }
-    fn visit_u64(&mut self, v: u64) -> Result<(), kv::Error> {
-        push_u64(self.line, v);
-        Ok(())
-    }
-    fn visit_i64(&mut self, v: i64) -> Result<(), kv::Error> {
-        push_i64(self.line, v);
-        Ok(())
-    }
-    fn visit_bool(&mut self, v: bool) -> Result<(), kv::Error> {
-        self.line
-            .extend_from_slice(if v { b"true" as &[u8] } else { b"false" });
-        Ok(())
-    }
-    fn visit_str(&mut self, v: &str) -> Result<(), kv::Error> {
-        logfmt_str(self.line, v);
-        Ok(())
-    }
-}
 
 /// Bytes that make a logfmt value quoted (and a key rewritten): controls, space, `"`, `=`.
 const SPECIAL: [bool; 256] = {
@@ -334,34 +283,62 @@ fn escape_controls_from(line: &mut Vec<u8>, scratch: &mut Vec<u8>, start: usize)
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-/// Appends `,"key":value` for each field.
-struct JsonFields<'a> {
+/// The two syntaxes of key-value fields.
+#[derive(Clone, Copy)]
+enum Syntax {
+    /// ` key=value`
+    Logfmt,
+    /// `,"key":value`
+    Json,
+}
+
+/// Appends every field of a record in one syntax.
+struct Fields<'a> {
+    syntax: Syntax,
     line: &'a mut Vec<u8>,
+    /// Scratch space for values that are formatted before they are escaped.
     value: &'a mut Vec<u8>,
 }
 
-impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
+impl<'kvs> VisitSource<'kvs> for Fields<'_> {
     fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), kv::Error> {
-        self.line.push(b',');
-        json_str(self.line, key.as_str());
-        self.line.push(b':');
-        value.visit(JsonValue {
+        match self.syntax {
+            Syntax::Logfmt => {
+                self.line.push(b' ');
+                logfmt_key(self.line, key.as_str());
+                self.line.push(b'=');
+            }
+            Syntax::Json => {
+                self.line.push(b',');
+                json_str(self.line, key.as_str());
+                self.line.push(b':');
+            }
+        }
+        value.visit(Fields {
+            syntax: self.syntax,
             line: self.line,
             value: self.value,
         })
     }
 }
 
-struct JsonValue<'a> {
-    line: &'a mut Vec<u8>,
-    value: &'a mut Vec<u8>,
+impl Fields<'_> {
+    /// A string value, quoted and escaped as the syntax wants.
+    fn string(&mut self, s: &[u8]) {
+        match self.syntax {
+            Syntax::Logfmt => logfmt_bytes(self.line, s),
+            Syntax::Json => json_bytes(self.line, s),
+        }
+    }
 }
 
-impl<'v> VisitValue<'v> for JsonValue<'_> {
+impl<'v> VisitValue<'v> for Fields<'_> {
     fn visit_any(&mut self, value: Value<'_>) -> Result<(), kv::Error> {
-        self.value.clear();
-        let _ = write!(self.value, "{value}");
-        json_bytes(self.line, self.value);
+        let mut scratch = std::mem::take(self.value);
+        scratch.clear();
+        let _ = write!(scratch, "{value}");
+        self.string(&scratch);
+        *self.value = scratch;
         Ok(())
     }
     fn visit_null(&mut self) -> Result<(), kv::Error> {
@@ -390,7 +367,11 @@ impl<'v> VisitValue<'v> for JsonValue<'_> {
             let _ = write!(self.line, "{v}");
         } else {
             // NaN and the infinities have no JSON number: a string says what they were.
-            let _ = write!(self.line, "\"{v}\"");
+            self.value.clear();
+            let _ = write!(self.value, "{v}");
+            let text = std::mem::take(self.value);
+            self.string(&text);
+            *self.value = text;
         }
         Ok(())
     }
@@ -400,7 +381,7 @@ impl<'v> VisitValue<'v> for JsonValue<'_> {
         Ok(())
     }
     fn visit_str(&mut self, v: &str) -> Result<(), kv::Error> {
-        json_str(self.line, v);
+        self.string(v.as_bytes());
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use crate::exec::file::Outcome;
 use crate::exec::interrupt::Interrupt;
 use crate::exec::session::{self, Session};
 use crate::exec::source::{self, Input};
-use crate::exec::{Progress, Verbosity, process_one, report, today};
+use crate::exec::{Progress, Verbosity, log_summary, process_one, report, today};
 use crate::plan::{JobPlan, Plan};
 use notify::event::{CreateKind, EventKind, ModifyKind, RenameMode};
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
@@ -171,8 +171,10 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     } else {
         exit::OK
     };
+    let wall = started.elapsed();
+    log_summary(&session.stats, wall);
     if !v.quiet {
-        print!("{}", report::summary(&session.stats, started.elapsed()));
+        print!("{}", report::summary(&session.stats, wall));
     }
     code
 }
