@@ -145,8 +145,9 @@ impl SourceFile {
         let gutter = " ".repeat(line.to_string().len());
         // The caret covers the span up to the end of its first line, at least one column.
         let line_end = self.line_starts[line - 1] + text.len();
-        let end = self.floor_char_boundary(span.end.clamp(span.start, line_end));
+        // A span may start past the shown text (on the `\r` of a CRLF or lone-CR line end).
         let start = self.floor_char_boundary(span.start.min(line_end));
+        let end = self.floor_char_boundary(span.end.clamp(start, line_end.max(start)));
         let width = self.text[start..end].chars().count().max(1);
         let indent: String = text
             .chars()
@@ -202,6 +203,21 @@ mod tests {
         let x = file.text.find('x').unwrap();
         assert_eq!(file.line_col(x), (1, 6));
         assert_eq!(file.line_col(1000), (2, 1));
+    }
+
+    /// Found by the `pipeline_yaml` fuzz target: a span on the `\r` of a line made `clamp` panic.
+    #[test]
+    fn regression_span_on_a_carriage_return_renders() {
+        let file = SourceFile::new("p.yaml", "?\n\rrs\r\r\r");
+        for start in 0..file.text.len() {
+            for end in start..=file.text.len() {
+                let _ = file.render(&Diagnostic::error("x", Some(start..end)));
+            }
+        }
+        let loaded = crate::config::load_str("?\n\rrs\r\r\r", std::path::Path::new("p.yaml"));
+        for d in &loaded.diagnostics {
+            let _ = loaded.source.render(d);
+        }
     }
 
     #[test]
