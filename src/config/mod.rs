@@ -301,3 +301,40 @@ fn globs(
         }
     }
 }
+
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of real pipelines, so that random files reach past the YAML parser.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("version: 1\n".to_owned()),
+            Just("jobs:\n  j:\n    source: {dir: in}\n".to_owned()),
+            Just(
+                "    chain: checksum(sha256) | gzip(level = 6) | write(\"out/{name}.gz\")\n"
+                    .to_owned()
+            ),
+            Just("chunk: 64KiB\n".to_owned()),
+            Just("    chain: >\n      tee(\"a/{name}\")\n      | upper\n".to_owned()),
+            "\\PC{0,20}",
+            "[ \\t\\r\\n:{}\\[\\],|\"'#>-]{0,10}",
+        ]
+    }
+
+    proptest! {
+        /// The property of the `pipeline_yaml` fuzz target, run in CI.
+        #[test]
+        fn any_text_loads_and_renders_without_panic(parts in proptest::collection::vec(fragment(), 0..8)) {
+            let text = parts.concat();
+            let loaded = load_str(&text, Path::new("p.yaml"));
+            for d in &loaded.diagnostics {
+                let _ = loaded.source.render(d);
+                let located = loaded.source.locate(d);
+                prop_assert!(located.line >= 1 && located.column >= 1);
+            }
+            prop_assert_eq!(loaded.plan.is_some(), !loaded.has_errors());
+        }
+    }
+}
