@@ -75,16 +75,7 @@ pub fn encode(state: &State, buf: &mut Vec<u8>) {
     for (name, job) in &state.jobs {
         record(buf, REC_JOB, |b| {
             put_str(b, name);
-            let c = &job.counters;
-            for n in [
-                c.ok,
-                c.failed,
-                c.rejected,
-                c.skipped,
-                c.bytes_in,
-                c.bytes_out,
-                c.runs,
-            ] {
+            for n in job.counters.to_array() {
                 push_u64(b, n);
             }
             match &job.last_error {
@@ -184,15 +175,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
                     _ => Some(rec.str()?.to_owned()),
                 };
                 let job = state.jobs.entry(name.clone()).or_default();
-                job.counters = Counters {
-                    ok: n[0],
-                    failed: n[1],
-                    rejected: n[2],
-                    skipped: n[3],
-                    bytes_in: n[4],
-                    bytes_out: n[5],
-                    runs: n[6],
-                };
+                job.counters = Counters::from_array(n);
                 job.last_error = last_error;
                 current = Some(name);
             }
@@ -448,15 +431,7 @@ mod tests {
                     finished_ns,
                 },
             );
-        let counters = proptest::array::uniform7(any::<u64>()).prop_map(|n| Counters {
-            ok: n[0],
-            failed: n[1],
-            rejected: n[2],
-            skipped: n[3],
-            bytes_in: n[4],
-            bytes_out: n[5],
-            runs: n[6],
-        });
+        let counters = proptest::array::uniform7(any::<u64>()).prop_map(Counters::from_array);
         let job = (
             counters,
             proptest::option::of("\\PC{0,30}"),

@@ -40,6 +40,35 @@ pub struct Counters {
     pub runs: u64,
 }
 
+impl Counters {
+    /// The counters in the order the state file stores them.
+    pub fn to_array(&self) -> [u64; 7] {
+        [
+            self.ok,
+            self.failed,
+            self.rejected,
+            self.skipped,
+            self.bytes_in,
+            self.bytes_out,
+            self.runs,
+        ]
+    }
+
+    /// The inverse of [`to_array`](Self::to_array).
+    pub fn from_array(n: [u64; 7]) -> Self {
+        let [ok, failed, rejected, skipped, bytes_in, bytes_out, runs] = n;
+        Counters {
+            ok,
+            failed,
+            rejected,
+            skipped,
+            bytes_in,
+            bytes_out,
+            runs,
+        }
+    }
+}
+
 /// A finished input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
