@@ -3,7 +3,7 @@
 
 use super::output::{Fanout, Outputs, Tee, Writer};
 use crate::plan::{ChainPlan, StagePlan, Vars};
-use crate::stage::{BoxSink, Case, Checksum, Gunzip, Gzip};
+use crate::stage::{BoxSink, Case, Checksum, Gunzip, gzip_stage};
 use std::io;
 
 /// The first sink of the chain for one file.
@@ -31,7 +31,7 @@ pub fn build(chain: &ChainPlan, vars: &Vars<'_>, outputs: &Outputs) -> io::Resul
                 take(next),
             )),
             StagePlan::Case { upper, mode } => Box::new(Case::new(*upper, *mode, take(next))),
-            StagePlan::Gzip { level } => Box::new(Gzip::new(*level, take(next))),
+            StagePlan::Gzip { level } => gzip_stage(*level, take(next)),
             StagePlan::Gunzip { max_size } => Box::new(Gunzip::new(*max_size, take(next))),
         });
     }

@@ -19,6 +19,7 @@ mod error;
 mod final_sigma;
 mod gunzip;
 mod gzip;
+mod pgzip;
 pub mod testutil;
 
 pub use case::Case;
@@ -26,6 +27,7 @@ pub use checksum::{Checksum, sidecar_line};
 pub use error::{StageError, UnknownName};
 pub use gunzip::Gunzip;
 pub use gzip::Gzip;
+pub use pgzip::{ParallelGzip, gzip_stage};
 
 /// Size of the reused output buffers of the stages that batch their output (gzip, gunzip).
 pub(crate) const OUTPUT_BUFFER: usize = 64 * 1024;
