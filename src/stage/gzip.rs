@@ -148,10 +148,9 @@ impl Sink for Gzip {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::process::{Command, Stdio};
 
-    use flate2::read::GzDecoder;
     use proptest::prelude::*;
 
     use super::*;
@@ -161,27 +160,7 @@ mod tests {
         move |next| Box::new(Gzip::new(level, next))
     }
 
-    /// Text-like, compressible, not periodic at small sizes.
-    fn sample(len: usize) -> Vec<u8> {
-        let words = [
-            "alpha ", "beta ", "gamma\n", "delta ", "epsilon ", "42 ", "zeta\t",
-        ];
-        let mut x: u32 = 12345;
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            out.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-
-    /// Independent decoder: flate2's reader, which also checks CRC and ISIZE.
-    fn decode(gz: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        GzDecoder::new(gz).read_to_end(&mut out).unwrap();
-        out
-    }
+    use crate::stage::testutil::{gunzip_one as decode, sample_text as sample};
 
     #[test]
     fn output_decodes_to_the_input_at_every_chunk_size_and_level() {

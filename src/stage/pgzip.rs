@@ -541,13 +541,12 @@ impl Drop for QueueHandle {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::process::{Command, Stdio};
     use std::sync::OnceLock;
     use std::sync::mpsc;
     use std::time::Duration;
 
-    use flate2::read::GzDecoder;
     use proptest::prelude::*;
     use rayon::prelude::*;
 
@@ -579,35 +578,7 @@ mod tests {
         POOL.get_or_init(|| pool(2))
     }
 
-    /// Text-like, compressible, not periodic at small sizes.
-    fn sample(len: usize) -> Vec<u8> {
-        let words = [
-            "alpha ",
-            "beta ",
-            "gamma\n",
-            "delta ",
-            "epsilon ",
-            "42 ",
-            "zeta\t",
-            "Ünïcödé ",
-        ];
-        let mut x: u32 = 12345;
-        let mut out = Vec::with_capacity(len + 16);
-        while out.len() < len {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            out.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-
-    /// Independent decoder: flate2's single-member reader, which checks CRC and ISIZE and
-    /// would stop after a first member if the stage wrote several.
-    fn decode(gz: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        GzDecoder::new(gz).read_to_end(&mut out).unwrap();
-        out
-    }
+    use crate::stage::testutil::{gunzip_one as decode, sample_text as sample};
 
     /// Decodes with an external tool (`gzip -d -c`, `pigz -d -c`); `None` if it is not installed.
     fn decode_with(tool: &str, gz: &[u8]) -> Option<Vec<u8>> {

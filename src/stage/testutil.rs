@@ -121,3 +121,35 @@ pub fn run_pieces<'a>(
 
 /// The chunk sizes every stage is tested at: tiny ones, a page, and the default chunk size.
 pub const CHUNK_SIZES: [usize; 4] = [1, 7, 4096, 65536];
+
+/// Deterministic text of `len` bytes (words, tabs, newlines, a few multi-byte characters) for
+/// compression tests.
+pub fn sample_text(len: usize) -> Vec<u8> {
+    let words = [
+        "alpha ",
+        "beta ",
+        "gamma\n",
+        "delta ",
+        "epsilon ",
+        "42 ",
+        "zeta\t",
+        "Ünïcödé ",
+    ];
+    let mut x: u32 = 12345;
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        out.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Independent decoder for tests: flate2's single-member reader, which checks CRC and ISIZE
+/// and would stop after a first member if a stage wrote several.
+pub fn gunzip_one(gz: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out)
+        .expect("a valid gzip stream");
+    out
+}
