@@ -39,6 +39,19 @@ fn run(dir: &Path, fsize_limit: Option<u64>) -> Output {
 
 #[test]
 fn a_full_disk_fails_the_file_that_does_not_fit_and_only_that_one() {
+    full_disk(512, 2_000_000);
+}
+
+/// The disk fills after the output's first MiB, when its writing has moved to an I/O thread:
+/// the error comes back from that thread, and the file fails the same way.
+#[test]
+fn a_disk_that_fills_behind_the_write_behind_thread_fails_the_file_the_same_way() {
+    full_disk(2048, 6_000_000);
+}
+
+/// Outputs go to a disk of `kib` KiB; the middle one of three inputs has `big` bytes, more
+/// than fit.
+fn full_disk(kib: u32, big: u32) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("in")).unwrap();
@@ -49,16 +62,16 @@ fn a_full_disk_fails_the_file_that_does_not_fit_and_only_that_one() {
     )
     .unwrap();
     let small: Vec<u8> = b"small file\n".repeat(1000);
-    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..big).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.join("in/a.bin"), &small).unwrap();
     std::fs::write(dir.join("in/b.bin"), &big).unwrap();
     std::fs::write(dir.join("in/c.bin"), &small).unwrap();
 
-    let mounted = mount_tmpfs(&dir.join("out"), 512);
+    let mounted = mount_tmpfs(&dir.join("out"), kib);
     let out = if mounted {
         run(dir, None)
     } else {
-        run(dir, Some(256 * 1024))
+        run(dir, Some(u64::from(kib) * 1024 * 3 / 4))
     };
     let names: Vec<String> = std::fs::read_dir(dir.join("out"))
         .unwrap()

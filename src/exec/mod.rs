@@ -2,6 +2,7 @@
 //! of `workers` threads, at most `workers` files in flight, each streamed in bounded chunks.
 
 pub mod account;
+pub mod behind;
 pub mod chain;
 pub mod file;
 pub mod interrupt;

@@ -2,6 +2,7 @@
 //! destination directory, fsynced, and renamed over its final name only once the whole file,
 //! every branch of it, has succeeded. A failed file drops its temp files, leaving nothing.
 
+use super::behind::{Behind, WRITEBACK_EVERY, start_writeback};
 use crate::stage::{BoxSink, FileReport, Sink, StageError};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -15,9 +16,9 @@ pub const TMP_MARKER: &str = ".runner-tmp-";
 /// Writes above this size go straight to the file; smaller ones are gathered first.
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// Every this many bytes, the kernel is asked to start writing the file out, so that the fsync
-/// at the end of the file has little left to wait for.
-const WRITEBACK_EVERY: u64 = 8 << 20;
+/// Once an output holds this many bytes, its writing moves to an I/O thread of its own (see
+/// [`behind`](super::behind)); smaller outputs never start one.
+const BEHIND_AFTER: u64 = 1 << 20;
 
 /// A finished temp file waiting to be renamed over its destination.
 #[derive(Debug)]
@@ -60,78 +61,117 @@ fn create_temp(dest: &Path) -> io::Result<NamedTempFile> {
 }
 
 /// The writer stage: the stream goes into one output file.
+///
+/// The first [`BEHIND_AFTER`] bytes are written by the chain's thread; a larger output goes on
+/// through a [`Behind`] I/O thread, so that its writes overlap the chain's work.
 pub struct Writer {
-    file: BufWriter<File>,
+    to: To,
     temp: TempPath,
     dest: PathBuf,
     bytes: u64,
-    /// Bytes already handed to the kernel for writeback.
-    written_back: u64,
     outputs: Outputs,
+}
+
+/// Where a writer's bytes go.
+enum To {
+    /// Written on the chain's thread; `written_back` bytes were handed to the kernel's writeback.
+    Direct {
+        file: BufWriter<File>,
+        written_back: u64,
+    },
+    /// Written by an I/O thread.
+    Behind(Behind),
+    /// Between the two, only while switching (an error there fails the file).
+    Switching,
 }
 
 impl Writer {
     pub fn create(dest: PathBuf, outputs: Outputs) -> io::Result<Writer> {
         let (file, temp) = create_temp(&dest)?.into_parts();
         Ok(Writer {
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            to: To::Direct {
+                file: BufWriter::with_capacity(WRITE_BUFFER, file),
+                written_back: 0,
+            },
             temp,
             dest,
             bytes: 0,
-            written_back: 0,
             outputs,
         })
     }
 
-    /// Starts the writeback of what the file holds so far, without waiting for it (Linux
-    /// `sync_file_range`; elsewhere the final fsync does all the work).
-    fn start_writeback(&mut self) {
-        let on_disk = self.bytes - self.file.buffer().len() as u64;
-        if on_disk < self.written_back + WRITEBACK_EVERY {
-            return;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: the descriptor is open for as long as `self.file`; the call only reads it.
-            // A failure is harmless (the fsync at the end still makes the file durable).
-            unsafe {
-                libc::sync_file_range(
-                    self.file.get_ref().as_raw_fd(),
-                    self.written_back as i64,
-                    (on_disk - self.written_back) as i64,
-                    libc::SYNC_FILE_RANGE_WRITE,
-                );
-            }
-        }
-        self.written_back = on_disk;
+    /// Hands the file to an I/O thread, once it is large enough to be worth one. If no thread
+    /// can be started, the writer goes on writing itself.
+    fn go_behind(&mut self) -> io::Result<()> {
+        let To::Direct { file, written_back } = std::mem::replace(&mut self.to, To::Switching)
+        else {
+            return Ok(());
+        };
+        let file = file
+            .into_inner()
+            .map_err(|e| with_path(e.into_error(), "cannot write", &self.dest))?;
+        self.to = match Behind::start(file, self.bytes, self.dest.clone()) {
+            Ok(behind) => To::Behind(behind),
+            Err(file) => To::Direct {
+                file: BufWriter::with_capacity(WRITE_BUFFER, file),
+                written_back,
+            },
+        };
+        Ok(())
     }
 }
 
 impl Sink for Writer {
     fn push(&mut self, chunk: &[u8]) -> Result<(), StageError> {
-        self.file
-            .write_all(chunk)
-            .map_err(|e| with_path(e, "cannot write", &self.dest))?;
+        match &mut self.to {
+            To::Direct { file, written_back } => {
+                file.write_all(chunk)
+                    .map_err(|e| with_path(e, "cannot write", &self.dest))?;
+                let on_disk = self.bytes + chunk.len() as u64 - file.buffer().len() as u64;
+                if on_disk >= *written_back + WRITEBACK_EVERY {
+                    start_writeback(file.get_ref(), *written_back, on_disk);
+                    *written_back = on_disk;
+                }
+            }
+            To::Behind(behind) => behind.push(chunk)?,
+            To::Switching => {
+                return Err(StageError::Io(io::Error::other(format!(
+                    "cannot write {}: an earlier write failed",
+                    self.dest.display()
+                ))));
+            }
+        }
         self.bytes += chunk.len() as u64;
-        self.start_writeback();
+        if self.bytes >= BEHIND_AFTER && matches!(self.to, To::Direct { .. }) {
+            self.go_behind()?;
+        }
         Ok(())
     }
 
     fn finish(self: Box<Self>, _report: &mut FileReport) -> Result<(), StageError> {
         let Writer {
-            file,
+            to,
             temp,
             dest,
             bytes,
             outputs,
-            ..
         } = *self;
-        let file = file
-            .into_inner()
-            .map_err(|e| with_path(e.into_error(), "cannot write", &dest))?;
-        file.sync_all()
-            .map_err(|e| with_path(e, "cannot sync", &dest))?;
+        match to {
+            To::Direct { file, .. } => {
+                let file = file
+                    .into_inner()
+                    .map_err(|e| with_path(e.into_error(), "cannot write", &dest))?;
+                file.sync_all()
+                    .map_err(|e| with_path(e, "cannot sync", &dest))?;
+            }
+            To::Behind(behind) => behind.finish()?,
+            To::Switching => {
+                return Err(StageError::Io(io::Error::other(format!(
+                    "cannot write {}: an earlier write failed",
+                    dest.display()
+                ))));
+            }
+        }
         lock(&outputs).push(Pending { temp, dest, bytes });
         Ok(())
     }
@@ -269,6 +309,25 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.txt"]);
+    }
+
+    #[test]
+    fn a_large_output_goes_through_its_io_thread_and_is_still_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = crate::stage::testutil::sample_text(3 * BEHIND_AFTER as usize + 777);
+        for size in [7, 65536, 1 << 20] {
+            let outputs = Outputs::default();
+            let dest = dir.path().join(format!("big-{size}.txt"));
+            let mut w = Box::new(Writer::create(dest.clone(), outputs.clone()).unwrap());
+            for piece in data.chunks(size) {
+                w.push(piece).unwrap();
+            }
+            assert!(matches!(w.to, To::Behind(_)), "past {BEHIND_AFTER} bytes");
+            w.finish(&mut FileReport::default()).unwrap();
+            assert!(!dest.exists(), "not visible before the commit");
+            assert_eq!(commit(&outputs).unwrap(), data.len() as u64);
+            assert!(std::fs::read(&dest).unwrap() == data, "chunk size {size}");
+        }
     }
 
     #[cfg(unix)]
