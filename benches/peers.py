@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Benchmarks `runner` against the shell peers it replaces, in one run, on the same data.
 
-usage: python3 benches/peers.py [--size-mib 256] [--runs 5] [--rss-gib 4] [--cases etl,checksum,rss]
+usage: python3 benches/peers.py [--size-mib 256] [--runs 5] [--rss-gib 4] [--cases etl,checksum,rss,chunks]
 
 Cases (medians of --runs, MB = 10^6 bytes, each figure printed beside its peer's and the ratio):
   etl       the flagship chain, runner with 1 worker vs the shell pipeline of tee, sha256sum, tr,
             gzip -6 (../shared/peers/shell-etl.sh, re-created below); and runner with 2 workers vs the
             same pipeline with pigz -6 -p 2
   checksum  checksum(sha256, sidecar) | write(copy) vs `sha256sum` + `cp`
-  rss       peak RSS of runner on a 16 MiB and a --rss-gib GiB input (generated here, deleted after)
+  rss       peak RSS of runner on a 16 MiB and a --rss-gib GiB input (generated here, deleted after),
+            with the etl-like chain on 1 worker and the etl chain on 2 workers
+  chunks    the etl chain with 2 workers at chunk sizes 16 KiB to 1 MiB (how the default was picked)
 
 Needs: a release build (this script runs `cargo build --release`), gzip, pigz and GNU time
 (apt-get install pigz time).
@@ -100,11 +102,11 @@ def run(cmd, cwd):
         return elapsed, int(rss.read().split()[-1])
 
 
-def pipeline(work, chain, workers, inbox):
-    path = os.path.join(work, f"bench-{workers}.yaml")
+def pipeline(work, chain, workers, inbox, chunk="64KiB"):
+    path = os.path.join(work, f"bench-{workers}-{chunk}.yaml")
     with open(path, "w") as f:
-        f.write(f"version: 1\nworkers: {workers}\njobs:\n  bench:\n    source: {{dir: {inbox}}}\n"
-                f"    chain: '{chain}'\n")
+        f.write(f"version: 1\nworkers: {workers}\nchunk: {chunk}\njobs:\n  bench:\n"
+                f"    source: {{dir: {inbox}}}\n    chain: '{chain}'\n")
     return path
 
 
@@ -157,20 +159,31 @@ def main():
             ours, _ = median_mbs(size, [RUNNER, "-q", pipeline(work, CHECKSUM_CHAIN, 1, inbox)], work, args.runs, out)
             theirs, _ = median_mbs(size, ["bash", "-c", SHELL_CHECKSUM, "ck", corpus, shell], work, args.runs, shell)
             row("checksum(sha256) + copy", ours, "sha256sum + cp", theirs)
+        if "chunks" in cases:
+            print("\n| chunk | etl chain, 2 workers, MB/s |")
+            print("|---|---|")
+            for chunk in ["16KiB", "64KiB", "256KiB", "1MiB"]:
+                ours, _ = median_mbs(size, [RUNNER, "-q", pipeline(work, ETL_CHAIN, 2, inbox, chunk)], work,
+                                     args.runs, out)
+                print(f"| {chunk} | {ours:.1f} |", flush=True)
         os.remove(corpus)
         if "rss" in cases:
             print("\n| input | peak RSS (MiB) | MB/s |")
             print("|---|---|---|")
             peaks = []
             for label, mib in [("16 MiB", 16), (f"{args.rss_gib} GiB", args.rss_gib * 1024)]:
-                shutil.rmtree(out, ignore_errors=True)
                 big = os.path.join(inbox, "big.log")
                 gen_logs(big, mib)
-                t, rss = run([RUNNER, "-q", pipeline(work, RSS_CHAIN, 1, inbox)], work)
+                for name, chain, workers in [("etl-like, gzip -1, 1 worker", RSS_CHAIN, 1),
+                                             ("etl chain, 2 workers", ETL_CHAIN, 2)]:
+                    shutil.rmtree(out, ignore_errors=True)
+                    t, rss = run([RUNNER, "-q", pipeline(work, chain, workers, inbox)], work)
+                    peaks.append((name, rss))
+                    print(f"| {label}, {name} | {rss / 1024:.1f} | {mib * 1024 * 1024 / 1e6 / t:.0f} |",
+                          flush=True)
                 os.remove(big)
-                peaks.append(rss)
-                print(f"| {label} | {rss / 1024:.1f} | {mib * 1024 * 1024 / 1e6 / t:.0f} |", flush=True)
-            print(f"\npeak RSS difference: {(peaks[1] - peaks[0]) / 1024:.2f} MiB")
+            for i in range(2):
+                print(f"\npeak RSS difference, {peaks[i][0]}: {(peaks[i + 2][1] - peaks[i][1]) / 1024:.2f} MiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

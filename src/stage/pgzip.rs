@@ -113,9 +113,9 @@ impl ParallelGzip {
         Self::with_block_size(level, BLOCK, next)
     }
 
-    /// Like [`ParallelGzip::new`] with another block size (tests cross many block boundaries
-    /// with small inputs this way).
-    fn with_block_size(level: u32, block: usize, next: BoxSink) -> Self {
+    /// Like [`ParallelGzip::new`] with another block size: tests cross many block boundaries
+    /// with small inputs this way, and the `pgzip` bench measures the choice of [`BLOCK`].
+    pub fn with_block_size(level: u32, block: usize, next: BoxSink) -> Self {
         assert!(block > 0, "block size must be positive");
         let threads = rayon::current_num_threads().max(1);
         ParallelGzip {
