@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use super::output::with_path;
@@ -39,8 +39,6 @@ pub struct Behind {
     full: Option<SyncSender<Vec<u8>>>,
     /// Written buffers back from the I/O thread.
     empty: Receiver<Vec<u8>>,
-    /// Buffers allocated so far (at most [`BUFFERS`]).
-    allocated: usize,
     /// Tells the I/O thread to drop what it still has (the output is abandoned).
     abandon: Arc<AtomicBool>,
     thread: Option<JoinHandle<io::Result<()>>>,
@@ -54,6 +52,12 @@ impl Behind {
     pub fn start(file: File, already: u64, dest: PathBuf) -> Result<Behind, File> {
         let (full_tx, full_rx) = sync_channel::<Vec<u8>>(BUFFERS);
         let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
+        // Every buffer exists from the start and they are used in turn (the channel is a
+        // queue), so that an output uses the same memory whether the disk keeps up or not:
+        // the peak RSS does not depend on the size of the file.
+        for _ in 1..BUFFERS {
+            let _ = empty_tx.send(Vec::with_capacity(BUFFER));
+        }
         let abandon = Arc::new(AtomicBool::new(false));
         // The file goes to the thread through a slot, so that it comes back if spawning fails.
         let slot = Arc::new(std::sync::Mutex::new(Some(file)));
@@ -75,7 +79,6 @@ impl Behind {
                 current: Vec::with_capacity(BUFFER),
                 full: Some(full_tx),
                 empty: empty_rx,
-                allocated: 1,
                 abandon,
                 thread: Some(thread),
                 dest,
@@ -102,18 +105,9 @@ impl Behind {
         Ok(())
     }
 
-    /// An empty buffer: a written one back from the I/O thread, a new one while fewer than
-    /// [`BUFFERS`] exist, or else the next one the thread gives back (waiting for it).
+    /// The empty buffer that has waited longest, waiting for the I/O thread to give one back if
+    /// every buffer is full.
     fn next_buffer(&mut self) -> io::Result<Vec<u8>> {
-        match self.empty.try_recv() {
-            Ok(buf) => return Ok(buf),
-            Err(TryRecvError::Disconnected) => return Err(self.thread_error()),
-            Err(TryRecvError::Empty) => {}
-        }
-        if self.allocated < BUFFERS {
-            self.allocated += 1;
-            return Ok(Vec::with_capacity(BUFFER));
-        }
         self.empty.recv().map_err(|_| self.thread_error())
     }
 
