@@ -2,6 +2,7 @@
 """Benchmarks `runner` against the shell peers it replaces, in one run, on the same data.
 
 usage: python3 benches/peers.py [--size-mib 256] [--runs 5] [--rss-gib 4] [--cases etl,checksum,rss,chunks]
+       python3 benches/peers.py --gen-logs OUT_FILE SIZE_MIB   (only write the corpus; other benches use it)
 
 Cases (medians of --runs, MB = 10^6 bytes, each figure printed beside its peer's and the ratio):
   etl       the flagship chain, runner with 1 worker vs the shell pipeline of tee, sha256sum, tr,
@@ -129,7 +130,12 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rss-gib", type=int, default=4)
     ap.add_argument("--cases", default="etl,checksum,rss")
+    ap.add_argument("--gen-logs", nargs=2, metavar=("OUT_FILE", "SIZE_MIB"),
+                    help="only write the corpus (as ../shared/peers/gen-logs.py does) and exit")
     args = ap.parse_args()
+    if args.gen_logs:
+        gen_logs(args.gen_logs[0], int(args.gen_logs[1]))
+        return
     cases = set(args.cases.split(","))
     subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="runner-bench-")

@@ -1,6 +1,6 @@
 //! Parallel gzip against the single-threaded stage and `pigz -p 2`, same data, same run.
 //!
-//! `cargo bench --bench pgzip` generates a gen-logs corpus (`../shared/peers/gen-logs.py`;
+//! `cargo bench --bench pgzip` generates a gen-logs corpus (`python3 benches/peers.py --gen-logs`;
 //! `PGZIP_BENCH_MIB`, default 256), keeps it in memory, and at levels 6 and 1 times, in
 //! interleaved rounds (`PGZIP_BENCH_RUNS`, default 3): the single-threaded `Gzip` stage on this
 //! thread, `ParallelGzip` on a pool of 2 threads (pushed from one of its workers, as the engine
@@ -148,14 +148,17 @@ fn main() {
     let runs = env_or("PGZIP_BENCH_RUNS", 3).max(1);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("corpus.log");
-    let gen_logs = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/peers/gen-logs.py");
+    // The corpus generator of the peers' benchmark (`../shared/peers/gen-logs.py`), re-created in
+    // the repository's own script.
+    let peers = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers.py");
     let status = Command::new("python3")
-        .arg(gen_logs)
+        .arg(peers)
+        .arg("--gen-logs")
         .arg(&file)
         .arg(mib.to_string())
         .status()
-        .expect("python3 runs gen-logs.py");
-    assert!(status.success(), "gen-logs.py failed");
+        .expect("python3 runs benches/peers.py");
+    assert!(status.success(), "benches/peers.py --gen-logs failed");
     let mut input = Vec::new();
     File::open(&file).unwrap().read_to_end(&mut input).unwrap();
     // Leaked so that the verifying sink can be `'static` like every sink.
