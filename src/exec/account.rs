@@ -32,7 +32,7 @@ pub fn record(state: &mut State, job: &JobPlan, input: &Input, outcome: &Outcome
             (job.source.after == AfterPlan::Keep).then(|| Entry {
                 size: input.size,
                 mtime_ns: mtime_ns(input),
-                fingerprint: d.fingerprint,
+                fingerprint: d.fingerprint.unwrap_or_default(),
                 outcome: EntryOutcome::Ok,
                 digests: {
                     let mut digests = Digests::default();

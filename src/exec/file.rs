@@ -35,8 +35,9 @@ pub struct Done {
     pub kind: Kind,
     pub bytes_in: u64,
     pub bytes_out: u64,
-    /// xxh3-64 of the whole input, computed while streaming.
-    pub fingerprint: u64,
+    /// xxh3-64 of the whole input, computed while streaming for the snapshot's ledger (`None`
+    /// without a snapshot policy: nothing would keep it).
+    pub fingerprint: Option<u64>,
     pub digests: Vec<Digest>,
     pub elapsed: Duration,
 }
@@ -51,6 +52,8 @@ pub struct FileContext<'a> {
     pub progress: &'a (dyn Fn(u64) + Sync),
     /// Set at shutdown: the file stops between two chunks and leaves nothing behind.
     pub cancel: &'a AtomicBool,
+    /// Whether to compute the input's fingerprint (the pipeline has a snapshot policy).
+    pub fingerprint: bool,
 }
 
 /// Processes one input. `buf` is the worker's reused chunk buffer.
@@ -104,10 +107,12 @@ fn run(
     };
     let outputs = Outputs::default();
     let mut sink = super::chain::build(&job.chain, &vars, &outputs)?;
-    let mut fingerprint = Xxh3::new();
+    let mut fingerprint = cx.fingerprint.then(Xxh3::new);
     let chunk = cx.chunk.max(1);
     for piece in head.chunks(chunk) {
-        fingerprint.update(piece);
+        if let Some(f) = fingerprint.as_mut() {
+            f.update(piece);
+        }
         sink.push(piece)?;
     }
     *bytes_in += head.len() as u64;
@@ -124,7 +129,9 @@ fn run(
             if cx.cancel.load(Ordering::Relaxed) {
                 return Err("aborted at shutdown".into());
             }
-            fingerprint.update(&buf[..n]);
+            if let Some(f) = fingerprint.as_mut() {
+                f.update(&buf[..n]);
+            }
             sink.push(&buf[..n])?;
             *bytes_in += n as u64;
             (cx.progress)(n as u64);
@@ -171,7 +178,7 @@ fn run(
         kind,
         bytes_in: *bytes_in,
         bytes_out,
-        fingerprint: fingerprint.digest(),
+        fingerprint: fingerprint.map(|f| f.digest()),
         digests: report.digests,
         elapsed: started.elapsed(),
     }))

@@ -168,6 +168,7 @@ pub fn process_one(
         date,
         progress: &on_bytes,
         cancel,
+        fingerprint: plan.snapshot.is_some(),
     };
     let outcome = CHUNK_BUFFER.with_borrow_mut(|buf| file::process(job, input, &cx, buf));
     announce(job, input, &outcome, v, progress);
