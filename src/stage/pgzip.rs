@@ -541,8 +541,7 @@ impl Drop for QueueHandle {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     use std::sync::OnceLock;
     use std::sync::mpsc;
     use std::time::Duration;
@@ -578,31 +577,7 @@ mod tests {
         POOL.get_or_init(|| pool(2))
     }
 
-    use crate::stage::testutil::{gunzip_one as decode, sample_text as sample};
-
-    /// Decodes with an external tool (`gzip -d -c`, `pigz -d -c`); `None` if it is not installed.
-    fn decode_with(tool: &str, gz: &[u8]) -> Option<Vec<u8>> {
-        let mut child = match Command::new(tool)
-            .args(["-d", "-c"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!("skipping: {tool} is not installed");
-                return None;
-            }
-            Err(e) => panic!("spawning {tool}: {e}"),
-        };
-        let mut stdin = child.stdin.take().unwrap();
-        let gz = gz.to_vec();
-        let writer = std::thread::spawn(move || stdin.write_all(&gz));
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap().unwrap();
-        assert!(out.status.success(), "{tool} -d failed: {:?}", out.status);
-        Some(out.stdout)
-    }
+    use crate::stage::testutil::{decode_with, gunzip_one as decode, sample_text as sample};
 
     /// The format, written independently: blocks of `block` bytes (the last one the rest, empty
     /// only for an empty input), each compressed by a new deflater primed with the 32 KiB

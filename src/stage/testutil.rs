@@ -153,3 +153,30 @@ pub fn gunzip_one(gz: &[u8]) -> Vec<u8> {
         .expect("a valid gzip stream");
     out
 }
+
+/// Decodes gzip with an external tool (`gzip -d -c`, `pigz -d -c`), an implementation independent
+/// of ours; `None` if the tool is not installed.
+pub fn decode_with(tool: &str, gz: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = match Command::new(tool)
+        .args(["-d", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("skipping: {tool} is not installed");
+            return None;
+        }
+        Err(e) => panic!("spawning {tool}: {e}"),
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let gz = gz.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&gz));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "{tool} -d failed: {:?}", out.status);
+    Some(out.stdout)
+}
