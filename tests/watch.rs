@@ -36,9 +36,12 @@ fn start(dir: &Path) -> Child {
         .expect("runner starts")
 }
 
+/// SIGTERM, then waits: a watcher stopped this way exits 0 (checked here for every test).
 fn stop(child: Child) -> std::process::Output {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    child.wait_with_output().unwrap()
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out
 }
 
 fn state_json(dir: &Path) -> serde_json::Value {
@@ -82,13 +85,7 @@ fn a_file_written_in_parts_is_taken_once_after_it_settles() {
         std::fs::read(dir.join("out/a.txt")).unwrap(),
         b"first part\nsecond part\n"
     );
-    let out = stop(child);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stop(child);
     let state = state_json(dir);
     assert_eq!(
         state["jobs"]["j"]["counters"]["ok"], 1,
@@ -109,8 +106,7 @@ fn a_renamed_in_file_is_taken_without_waiting_to_settle() {
     wait_until("the renamed file's output", Duration::from_secs(20), || {
         dir.join("out/b.txt").exists()
     });
-    let out = stop(child);
-    assert_eq!(out.status.code(), Some(0));
+    stop(child);
 }
 
 #[test]
@@ -123,13 +119,7 @@ fn sigterm_exits_0_with_the_state_saved_and_a_restart_does_not_redo() {
     wait_until("the first output", Duration::from_secs(20), || {
         dir.join("out/a.txt").exists()
     });
-    let out = stop(child);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stop(child);
     assert_eq!(state_json(dir)["jobs"]["j"]["ledger"]["a.txt"]["size"], 1);
 
     std::fs::remove_file(dir.join("out/a.txt")).unwrap();
@@ -138,8 +128,7 @@ fn sigterm_exits_0_with_the_state_saved_and_a_restart_does_not_redo() {
     wait_until("the new file's output", Duration::from_secs(20), || {
         dir.join("out/b.txt").exists()
     });
-    let out = stop(child);
-    assert_eq!(out.status.code(), Some(0));
+    stop(child);
     assert!(
         !dir.join("out/a.txt").exists(),
         "a.txt was finished before: not redone"
@@ -174,13 +163,7 @@ fn sigterm_during_a_large_file_leaves_no_partial_output_and_it_is_done_next_star
         Duration::from_secs(30),
         || !temp_files(&dir.join("out")).is_empty(),
     );
-    let out = stop(child);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stop(child);
     assert!(
         !dir.join("out/big.log.gz").exists(),
         "no partial output under the final name"
@@ -217,7 +200,6 @@ fn a_source_directory_that_disappears_and_comes_back_is_watched_again() {
         || dir.join("out/c.txt").exists(),
     );
     let out = stop(child);
-    assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("disappeared"), "{err}");
 }
@@ -271,8 +253,7 @@ fn a_burst_of_ten_thousand_files_is_processed_exactly_once_in_bounded_memory() {
     );
     let peak = peak_rss_kib(child.id());
     println!("peak RSS of the watcher: {peak} KiB");
-    let out = stop(child);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stop(child);
     for i in 0..FILES {
         let got = std::fs::read(dir.join(format!("out/f{i:05}.txt"))).unwrap();
         assert!(got == content(i).as_bytes(), "output {i} differs");

@@ -134,15 +134,13 @@ impl Sink for Writer {
                 }
             }
             To::Behind(behind) => behind.push(chunk)?,
-            To::Switching => {
-                return Err(StageError::Io(io::Error::other(format!(
-                    "cannot write {}: an earlier write failed",
-                    self.dest.display()
-                ))));
-            }
+            To::Switching => return Err(earlier_write_failed(&self.dest)),
         }
+        let before = self.bytes;
         self.bytes += chunk.len() as u64;
-        if self.bytes >= BEHIND_AFTER && matches!(self.to, To::Direct { .. }) {
+        // Once, when the output grows past the threshold (if no thread could be started then,
+        // the writer goes on by itself rather than trying again at every chunk).
+        if before < BEHIND_AFTER && self.bytes >= BEHIND_AFTER {
             self.go_behind()?;
         }
         Ok(())
@@ -165,16 +163,19 @@ impl Sink for Writer {
                     .map_err(|e| with_path(e, "cannot sync", &dest))?;
             }
             To::Behind(behind) => behind.finish()?,
-            To::Switching => {
-                return Err(StageError::Io(io::Error::other(format!(
-                    "cannot write {}: an earlier write failed",
-                    dest.display()
-                ))));
-            }
+            To::Switching => return Err(earlier_write_failed(&dest)),
         }
         lock(&outputs).push(Pending { temp, dest, bytes });
         Ok(())
     }
+}
+
+/// A writer whose switch to its I/O thread failed midway (the error was returned then).
+fn earlier_write_failed(dest: &Path) -> StageError {
+    StageError::Io(io::Error::other(format!(
+        "cannot write {}: an earlier write failed",
+        dest.display()
+    )))
 }
 
 /// Writes a whole small output (a checksum sidecar) the same atomic way.
