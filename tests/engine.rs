@@ -4,6 +4,7 @@
 use crate::harness::{root, runner, runner_in, sha256_hex, stderr, stdout};
 use flate2::read::MultiGzDecoder;
 use runner::config::load_str;
+use runner::exec::claims::Claims;
 use runner::exec::file::{FileContext, Outcome, process};
 use runner::exec::source;
 use std::io::Read;
@@ -80,6 +81,7 @@ jobs:
             progress: &|_| {},
             cancel: &std::sync::atomic::AtomicBool::new(false),
             fingerprint: true,
+            claims: &Claims::default(),
         };
         let outcome = process(job, &inputs[0], &cx, &mut Vec::new());
         let Outcome::Done(done) = outcome else {
@@ -156,6 +158,7 @@ jobs:
             cancel: &std::sync::atomic::AtomicBool::new(false),
             // Without a snapshot nothing keeps the fingerprint: it is not computed.
             fingerprint: false,
+            claims: &Claims::default(),
         };
         let outcome = process(job, &inputs[0], &cx, &mut Vec::new());
         assert!(
@@ -192,6 +195,7 @@ fn a_file_that_vanishes_fails_alone() {
         progress: &|_| {},
         cancel: &std::sync::atomic::AtomicBool::new(false),
         fingerprint: false,
+        claims: &Claims::default(),
     };
     match process(job, &inputs[0], &cx, &mut Vec::new()) {
         Outcome::Failed { error, .. } => assert!(error.contains("vanished"), "{error}"),
@@ -455,6 +459,102 @@ fn an_output_path_blocked_by_a_file_fails_that_file_only() {
 }
 
 #[test]
+fn two_inputs_that_map_to_one_output_do_not_overwrite_each_other() {
+    // `{stem}` gives a.txt and a.csv the same output name; b.txt has its own.
+    let tmp = scratch(
+        "version: 1\nworkers: 2\njobs:\n  j:\n    source: {dir: in}\n    chain: checksum(sha256, sidecar = \"out/{name}.sha256\") | write(\"out/{stem}.out\")\n",
+        &[
+            ("a.csv", b"from csv"),
+            ("a.txt", b"from txt"),
+            ("b.txt", b"b"),
+        ],
+    );
+    let dry = runner_in(tmp.path(), &["p.yaml", "--dry-run"]);
+    let text = stdout(&dry);
+    assert!(text.contains("process  a.csv"), "{text}");
+    assert!(
+        text.contains("fail     a.txt (the output ")
+            && text.contains("out/a.out is also the output of `a.csv`"),
+        "{text}"
+    );
+    assert!(!tmp.path().join("out").exists(), "a dry run writes nothing");
+
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    // One of the two wins (the workers race for it); the other fails, naming the winner.
+    let (winner, loser) = if err.contains("in/a.txt: failed:") {
+        ("a.csv", "a.txt")
+    } else {
+        ("a.txt", "a.csv")
+    };
+    assert!(
+        err.contains(&format!("in/{loser}: failed: the output "))
+            && err.contains(&format!("a.out is also the output of `{winner}`")),
+        "{err}"
+    );
+    let content = if winner == "a.csv" {
+        "from csv"
+    } else {
+        "from txt"
+    };
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/a.out")).unwrap(),
+        content
+    );
+    // The loser wrote nothing at all, not even its own sidecar.
+    let mut expected = [
+        PathBuf::from("a.out"),
+        PathBuf::from(format!("{winner}.sha256")),
+        PathBuf::from("b.out"),
+        PathBuf::from("b.txt.sha256"),
+    ];
+    expected.sort();
+    assert_eq!(files_under(&tmp.path().join("out")), expected);
+    assert_no_temp_files(tmp.path());
+}
+
+#[test]
+fn two_jobs_writing_the_same_output_are_caught_too() {
+    let tmp = scratch(
+        "version: 1\njobs:\n  first:\n    source: {dir: in}\n    chain: write(\"out/{name}\")\n  second:\n    source: {dir: in}\n    chain: upper | write(\"./out/x/../{name}\")\n",
+        &[("a.txt", b"abc")],
+    );
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("is also the output of `a.txt` of job `"),
+        "{err}"
+    );
+    let content = std::fs::read_to_string(tmp.path().join("out/a.txt")).unwrap();
+    assert!(content == "abc" || content == "ABC", "{content}");
+}
+
+#[test]
+fn an_input_finished_in_an_earlier_run_keeps_its_output_name() {
+    let tmp = scratch(
+        "version: 1\nsnapshot: {path: state.bin}\njobs:\n  j:\n    source: {dir: in}\n    chain: write(\"out/{stem}.out\")\n",
+        &[("a.txt", b"first")],
+    );
+    let out = runner_in(tmp.path(), &["-q", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // a.txt is skipped as unchanged now, but its output is still its own.
+    std::fs::write(tmp.path().join("in/a.csv"), b"second").unwrap();
+    let out = runner_in(tmp.path(), &["-q", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in/a.csv: failed: the output "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/a.out")).unwrap(),
+        "first"
+    );
+}
+
+#[test]
 fn after_and_reject_policies_move_delete_and_quarantine() {
     let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
     let tmp = scratch(
@@ -585,6 +685,7 @@ fn an_input_truncated_or_grown_while_it_is_read_fails_and_leaves_nothing() {
             progress: &inject,
             cancel: &std::sync::atomic::AtomicBool::new(false),
             fingerprint: true,
+            claims: &Claims::default(),
         };
         match process(job, &inputs[0], &cx, &mut Vec::new()) {
             Outcome::Failed { error, .. } => assert!(

@@ -1,6 +1,7 @@
 //! Processes one input file: open it once, sniff its kind from the first bytes, stream it in
 //! chunks through its chain, write the sidecars, commit every output, then apply `after`.
 
+use super::claims::{Claims, outputs_of};
 use super::output::{self, Outputs, with_path};
 use super::sniff::{SNIFF_LEN, sniff};
 use super::source::Input;
@@ -54,6 +55,8 @@ pub struct FileContext<'a> {
     pub cancel: &'a AtomicBool,
     /// Whether to compute the input's fingerprint (the pipeline has a snapshot policy).
     pub fingerprint: bool,
+    /// The run's output claims: a file whose output is another input's fails.
+    pub claims: &'a Claims,
 }
 
 /// Processes one input. `buf` is the worker's reused chunk buffer.
@@ -100,6 +103,14 @@ fn run(
         return Ok(Outcome::Rejected { kind, moved_to });
     }
 
+    // Before anything is written: an output that another input of this run writes too would
+    // replace that input's result.
+    cx.claims.claim(
+        &job.name,
+        &input.rel,
+        &input.path,
+        &outputs_of(job, &input.rel, cx.date),
+    )?;
     let vars = Vars {
         rel: &input.rel,
         job: &job.name,

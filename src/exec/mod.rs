@@ -4,6 +4,7 @@
 pub mod account;
 pub mod behind;
 pub mod chain;
+pub mod claims;
 pub mod file;
 pub mod interrupt;
 pub mod output;
@@ -15,6 +16,7 @@ pub mod source;
 use crate::cli::RunArgs;
 use crate::commands::exit;
 use crate::plan::{JobPlan, Plan};
+use claims::Claims;
 use file::{FileContext, Outcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use interrupt::Interrupt;
@@ -61,7 +63,8 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     let v = Verbosity::from_args(args);
     let started = Instant::now();
     // The snapshot first: a state that cannot be used stops the run before any file is touched.
-    let mut session = match Session::open(plan, args.dry_run) {
+    let claims = Claims::default();
+    let mut session = match Session::open(plan, args.dry_run, &claims) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -100,10 +103,16 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     };
     let date = today();
     let never = AtomicBool::new(false);
+    let workers = Workers {
+        plan,
+        progress: &progress,
+        cancel: &never,
+        claims: &claims,
+        v,
+    };
     let (tx, rx) = mpsc::sync_channel::<(usize, Option<Outcome>)>(plan.workers * 2);
     std::thread::scope(|scope| {
-        let (todo, progress, date, interrupt, never) =
-            (&todo, &progress, &date, &interrupt, &never);
+        let (todo, date, interrupt) = (&todo, &date, &interrupt);
         scope.spawn(move || {
             pool.install(|| {
                 todo.par_iter().enumerate().with_max_len(1).for_each_with(
@@ -114,7 +123,7 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
                             let _ = tx.send((i, None));
                             return;
                         }
-                        let outcome = process_one(plan, *j, input, date, progress, never, v);
+                        let outcome = process_one(workers, *j, input, date);
                         let _ = tx.send((i, Some(outcome)));
                     },
                 )
@@ -145,17 +154,27 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     code
 }
 
+/// What the workers of a run share.
+#[derive(Clone, Copy)]
+pub struct Workers<'a> {
+    pub plan: &'a Plan,
+    pub progress: &'a Progress,
+    /// Set at shutdown: the files in flight stop between two chunks.
+    pub cancel: &'a AtomicBool,
+    pub claims: &'a Claims,
+    pub v: Verbosity,
+}
+
 /// Processes one file on the current worker thread, with its progress bar and reused buffer,
 /// and tells the user and the log how it went.
-pub fn process_one(
-    plan: &Plan,
-    j: usize,
-    input: &Input,
-    date: &str,
-    progress: &Progress,
-    cancel: &AtomicBool,
-    v: Verbosity,
-) -> Outcome {
+pub fn process_one(w: Workers<'_>, j: usize, input: &Input, date: &str) -> Outcome {
+    let Workers {
+        plan,
+        progress,
+        cancel,
+        claims,
+        v,
+    } = w;
     let job = &plan.jobs[j];
     let bar = progress.bar(j);
     let on_bytes = |n: u64| {
@@ -169,6 +188,7 @@ pub fn process_one(
         progress: &on_bytes,
         cancel,
         fingerprint: plan.snapshot.is_some(),
+        claims,
     };
     let outcome = CHUNK_BUFFER.with_borrow_mut(|buf| file::process(job, input, &cx, buf));
     announce(job, input, &outcome, v, progress);
@@ -301,6 +321,21 @@ fn announce(job: &JobPlan, input: &Input, outcome: &Outcome, v: Verbosity, progr
 
 /// `--dry-run`: what would happen to each file, and why; nothing is written.
 fn dry_run(plan: &Plan, work: &[(usize, Input)], unchanged: &dyn Fn(usize, &Input) -> bool) {
+    // As in a run: the inputs skipped as unchanged hold their outputs first, then each input
+    // to process claims its own (in listing order here; a run's workers may take them in
+    // another order, so which of two colliding inputs fails may differ).
+    let claims = Claims::default();
+    let date = today();
+    let claim = |j: usize, input: &Input| {
+        let job = &plan.jobs[j];
+        let outputs = claims::outputs_of(job, &input.rel, &date);
+        claims.claim(&job.name, &input.rel, &input.path, &outputs)
+    };
+    for (j, input) in work {
+        if unchanged(*j, input) {
+            let _ = claim(*j, input);
+        }
+    }
     for (j, job) in plan.jobs.iter().enumerate() {
         println!("job {} ({}):", job.name, job.source.dir.display());
         let mut any = false;
@@ -313,13 +348,14 @@ fn dry_run(plan: &Plan, work: &[(usize, Input)], unchanged: &dyn Fn(usize, &Inpu
             let kind = peek_kind(&input.path);
             let verdict = match kind {
                 Err(e) => format!("fail     {} (cannot read: {e})", input.rel),
-                Ok(kind) if job.source.accepts(kind) => {
-                    format!(
+                Ok(kind) if job.source.accepts(kind) => match claim(j, input) {
+                    Ok(()) => format!(
                         "process  {} ({kind}, {})",
                         input.rel,
                         crate::units::human_bytes(input.size)
-                    )
-                }
+                    ),
+                    Err(collision) => format!("fail     {} ({collision})", input.rel),
+                },
                 Ok(kind) => format!("reject   {} (kind {kind} is not accepted)", input.rel),
             };
             println!("  {verdict}");

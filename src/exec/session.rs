@@ -2,6 +2,7 @@
 //! loaded snapshot, the per-job counters of this run, and the saving of the state.
 
 use super::account;
+use super::claims::{Claims, outputs_of};
 use super::file::Outcome;
 use super::output;
 use super::report::JobStats;
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 /// A run in progress.
 pub struct Session<'p> {
     pub plan: &'p Plan,
+    /// The run's output claims; inputs skipped as unchanged claim theirs too.
+    claims: &'p Claims,
     /// The snapshot, when the pipeline has a policy (no store in dry-run mode: nothing is saved).
     snapshot: Option<(Option<Store>, State)>,
     /// This run's counters, per job in plan order.
@@ -27,7 +30,7 @@ pub struct Session<'p> {
 impl<'p> Session<'p> {
     /// Loads the snapshot; a state that cannot be used is fatal before any file is touched.
     /// `dry_run` reads the snapshot without changing or creating anything.
-    pub fn open(plan: &'p Plan, dry_run: bool) -> Result<Session<'p>, i32> {
+    pub fn open(plan: &'p Plan, dry_run: bool, claims: &'p Claims) -> Result<Session<'p>, i32> {
         let snapshot = match &plan.snapshot {
             None => None,
             Some(policy) if dry_run => Some((None, store::read(&policy.path).unwrap_or_default())),
@@ -46,6 +49,7 @@ impl<'p> Session<'p> {
         };
         Ok(Session {
             plan,
+            claims,
             snapshot,
             stats: plan.jobs.iter().map(|j| JobStats::new(&j.name)).collect(),
             last_save: Instant::now(),
@@ -73,9 +77,19 @@ impl<'p> Session<'p> {
             .is_some_and(|(_, state)| account::is_unchanged(state, &self.plan.jobs[job], input))
     }
 
-    /// Counts an input skipped because it is unchanged.
+    /// Counts an input skipped because it is unchanged. Its outputs, written by an earlier run,
+    /// are claimed: another input of this run must not replace them.
     pub fn skip(&mut self, job: usize, input: &Input) {
         self.stats[job].counts.skipped += 1;
+        let plan = &self.plan.jobs[job];
+        // Two skipped inputs that share an output collided in an earlier run; the first claim
+        // stands.
+        let _ = self.claims.claim(
+            &plan.name,
+            &input.rel,
+            &input.path,
+            &outputs_of(plan, &input.rel, &super::today()),
+        );
         if let Some((_, state)) = self.snapshot.as_mut() {
             account::skipped(state, &self.plan.jobs[job]);
         }

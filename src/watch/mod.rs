@@ -9,11 +9,12 @@
 
 use crate::cli::RunArgs;
 use crate::commands::exit;
+use crate::exec::claims::Claims;
 use crate::exec::file::Outcome;
 use crate::exec::interrupt::Interrupt;
 use crate::exec::session::{self, Session};
 use crate::exec::source::{self, Input};
-use crate::exec::{Progress, Verbosity, log_summary, process_one, report, today};
+use crate::exec::{Progress, Verbosity, Workers, log_summary, process_one, report, today};
 use crate::plan::{JobPlan, Plan};
 use notify::event::{CreateKind, EventKind, ModifyKind, RenameMode};
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
@@ -35,6 +36,9 @@ const QUEUE: usize = 1024;
 const TICK: Duration = Duration::from_millis(50);
 /// How often a source directory's existence is checked.
 const DIR_CHECK: Duration = Duration::from_secs(1);
+/// How often the output claims of inputs that are gone from their source are dropped (one
+/// `stat` per claimed input), so that the table stays as small as the sources.
+const CLAIMS_PRUNE: Duration = Duration::from_secs(60);
 
 /// A file seen but not yet taken.
 struct Candidate {
@@ -59,7 +63,8 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
         ..Verbosity::from_args(args)
     };
     let started = Instant::now();
-    let mut session = match Session::open(plan, false) {
+    let claims = Claims::default();
+    let mut session = match Session::open(plan, false, &claims) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -109,6 +114,7 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     let progress = Progress::new(plan, v, |_| 0);
     let cancel = AtomicBool::new(false);
     let mut last_dir_check = Instant::now();
+    let mut last_prune = Instant::now();
     let mut date = today();
     pool.in_place_scope(|scope| {
         loop {
@@ -135,10 +141,21 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
                     w.check_dir(j, src, &tx, &mut session);
                 }
             }
+            if last_prune.elapsed() >= CLAIMS_PRUNE {
+                last_prune = Instant::now();
+                claims.forget_gone();
+            }
             for (j, input) in w.ready(&mut session) {
-                let (tx, progress, cancel, date) = (tx.clone(), &progress, &cancel, date.clone());
+                let (tx, date) = (tx.clone(), date.clone());
+                let workers = Workers {
+                    plan,
+                    progress: &progress,
+                    cancel: &cancel,
+                    claims: &claims,
+                    v,
+                };
                 scope.spawn(move |_| {
-                    let outcome = process_one(plan, j, &input, &date, progress, cancel, v);
+                    let outcome = process_one(workers, j, &input, &date);
                     let _ = tx.send(Msg::Done(j, input, outcome));
                 });
             }

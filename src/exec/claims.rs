@@ -1,0 +1,214 @@
+//! Which input writes each output path, so that two inputs whose templates expand to the same
+//! output (`{stem}.gz` for `a.txt` and `a.csv`, or two jobs writing into one directory) are
+//! caught: the second one fails with a message naming both, instead of silently replacing the
+//! first one's output.
+//!
+//! A claim is taken when a file starts (after its kind is accepted, before anything is written)
+//! for every output of its chain, sidecars included, and for the outputs of the inputs that the
+//! snapshot skips as unchanged: their outputs are on disk, from an earlier run. Claims last for the
+//! run; a watching runner drops the claims of inputs that are gone from their source (deleted or
+//! moved by `after`), so that their names are free again and the table stays as small as the
+//! sources.
+
+use crate::plan::chain::templates;
+use crate::plan::{JobPlan, Vars, template::normalize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// The input that writes an output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owner {
+    job: String,
+    rel: String,
+    /// The source file, to tell whether it still exists.
+    path: PathBuf,
+}
+
+/// The output paths claimed so far, shared by the workers.
+#[derive(Debug, Default)]
+pub struct Claims {
+    map: Mutex<HashMap<PathBuf, Owner>>,
+}
+
+/// Two inputs would write the same output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    pub output: PathBuf,
+    pub other_job: String,
+    pub other_rel: String,
+    pub same_job: bool,
+}
+
+impl std::fmt::Display for Collision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the output {} is also the output of `{}`",
+            self.output.display(),
+            self.other_rel
+        )?;
+        if !self.same_job {
+            write!(f, " of job `{}`", self.other_job)?;
+        }
+        write!(
+            f,
+            ": it is not overwritten; make the output templates tell the two inputs apart \
+             (`{{name}}` or `{{rel}}` rather than `{{stem}}`)"
+        )
+    }
+}
+
+impl std::error::Error for Collision {}
+
+/// Every output path of `job`'s chain for the input `rel` (writers, `tee` files and sidecars),
+/// resolved and with `.`/`..` folded, so that two spellings of one path compare equal.
+pub fn outputs_of(job: &JobPlan, rel: &str, date: &str) -> Vec<PathBuf> {
+    let vars = Vars {
+        rel,
+        job: &job.name,
+        date,
+    };
+    templates(&job.chain)
+        .into_iter()
+        .map(|t| normalize(&t.expand(&vars)))
+        .collect()
+}
+
+impl Claims {
+    /// Claims `outputs` for the input `rel` of `job` (found at `path`): all of them, or none if
+    /// one is already another input's. The same input may claim its outputs again (it is
+    /// processed again after a change).
+    pub fn claim(
+        &self,
+        job: &str,
+        rel: &str,
+        path: &Path,
+        outputs: &[PathBuf],
+    ) -> Result<(), Collision> {
+        let mut map = self.lock();
+        for out in outputs {
+            if let Some(owner) = map.get(out)
+                && (owner.job != job || owner.rel != rel)
+            {
+                return Err(Collision {
+                    output: out.clone(),
+                    other_job: owner.job.clone(),
+                    other_rel: owner.rel.clone(),
+                    same_job: owner.job == job,
+                });
+            }
+        }
+        for out in outputs {
+            map.insert(
+                out.clone(),
+                Owner {
+                    job: job.to_owned(),
+                    rel: rel.to_owned(),
+                    path: path.to_owned(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Drops the claims of inputs that no longer exist (one `stat` per claimed input).
+    pub fn forget_gone(&self) {
+        let mut map = self.lock();
+        let mut exists: HashMap<PathBuf, bool> = HashMap::new();
+        map.retain(|_, owner| {
+            *exists
+                .entry(owner.path.clone())
+                .or_insert_with(|| owner.path.symlink_metadata().is_ok())
+        });
+    }
+
+    /// How many output paths are claimed.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<PathBuf, Owner>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn a_second_input_cannot_take_an_output_and_claims_nothing_then() {
+        let c = Claims::default();
+        let p = Path::new("/in/a.txt");
+        c.claim(
+            "etl",
+            "a.txt",
+            p,
+            &paths(&["/out/a.gz", "/out/a.txt.sha256"]),
+        )
+        .unwrap();
+        // The same input again (changed, processed again): fine.
+        c.claim(
+            "etl",
+            "a.txt",
+            p,
+            &paths(&["/out/a.gz", "/out/a.txt.sha256"]),
+        )
+        .unwrap();
+        let err = c
+            .claim(
+                "etl",
+                "a.csv",
+                Path::new("/in/a.csv"),
+                &paths(&["/out/a.csv.sha256", "/out/a.gz"]),
+            )
+            .unwrap_err();
+        assert_eq!(err.output, PathBuf::from("/out/a.gz"));
+        assert_eq!(err.other_rel, "a.txt");
+        assert!(err.same_job);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/out/a.gz") && msg.contains("`a.txt`"),
+            "{msg}"
+        );
+        assert!(!msg.contains("job"), "{msg}");
+        // All or nothing: a.csv's sidecar was not claimed.
+        assert_eq!(c.len(), 2);
+        // Another job's input.
+        let err = c
+            .claim("other", "a.txt", p, &paths(&["/out/a.txt.sha256"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("of job `etl`"), "{err}");
+    }
+
+    #[test]
+    fn claims_of_inputs_that_are_gone_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        let c = Claims::default();
+        c.claim("etl", "a.txt", &a, &paths(&["/out/a.gz", "/out/a.sum"]))
+            .unwrap();
+        c.claim("etl", "b.txt", &b, &paths(&["/out/b.gz"])).unwrap();
+        std::fs::remove_file(&a).unwrap();
+        c.forget_gone();
+        assert_eq!(c.len(), 1);
+        c.claim(
+            "etl",
+            "a2.txt",
+            &dir.path().join("a2.txt"),
+            &paths(&["/out/a.gz"]),
+        )
+        .expect("a.txt is gone: its name is free");
+    }
+}
