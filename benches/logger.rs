@@ -14,6 +14,10 @@
 //! kernel's page-cache work per byte, not our code (`perf` puts about 80% of the 64 KiB
 //! `RotatingFile` row in the kernel), and larger writes make that work cheaper.
 //!
+//! The last lines print the ceiling of the machine: the 1 MiB `BufWriter` row, a thread that does
+//! nothing but hand the page cache large writes. Where `write(2)` is cheap, that ceiling is itself
+//! below 20x.
+//!
 //! Run: `cargo bench --bench logger` (`RECORDS=N` to change the count; default 2,000,000).
 //! Each figure is the median of 5 runs. Targets: >= 1,000,000 records/s with rotation on, and
 //! >= 20x the unbuffered pattern.
@@ -278,6 +282,15 @@ fn main() {
             .map_or(0.0, Row::rate)
     };
     let unbuffered = rate("writer", "(a) write(2) per record, O_APPEND");
+    // What the kernel allows: one thread handing the page cache 1 MiB per write(2) and doing
+    // nothing else. No log writer that puts its records in a file can go much faster on this
+    // machine, so a ratio to (a) above this one is out of reach here.
+    let ceiling = rate("writer", "(b) BufWriter<File> 1 MiB, no rotation");
+    println!(
+        "ceiling on this machine: (b) BufWriter 1 MiB, {:.0} records/s = {:.1}x writer (a)",
+        ceiling,
+        ceiling / unbuffered
+    );
     for name in [
         "(c) info!, 64 KiB, rotation",
         "(c) info!, 64 KiB, rotation+gzip",
