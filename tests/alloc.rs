@@ -146,7 +146,8 @@ fn no_allocation_per_chunk_in_the_steady_state() {
 
 /// The whole flagship chain, with its writers, on a pool of one thread: once every buffer
 /// exists (the writers' I/O threads have theirs), pushing a chunk allocates nothing on the
-/// thread that runs the chain.
+/// thread that runs the chain (beyond std's channels' allocations at a thread's first wait on
+/// each, a few per file at most).
 #[test]
 fn the_etl_chain_allocates_nothing_per_chunk_on_its_thread() {
     let _serial = serial();
@@ -190,8 +191,14 @@ fn the_etl_chain_allocates_nothing_per_chunk_on_its_thread() {
         plain.len() == warmup.len() + steady.len(),
         "the tee output is whole"
     );
-    assert_eq!(
-        n, 0,
-        "allocations on the chain's thread while pushing 256 chunks"
+    // std's channels allocate once when a thread first waits on them: the thread's wait context,
+    // and each channel's list of waiters (kept, with its capacity, for the channel's life). Each
+    // of the 3 writers hands buffers to its I/O thread through 2 channels, and whether the chain
+    // first had to wait in the warm-up or only now depends on how fast the disk takes the writes.
+    // Those 7 are the most this can see; an allocation per chunk would show 256 or more.
+    const FIRST_WAITS: u64 = 1 + 3 * 2;
+    assert!(
+        n <= FIRST_WAITS,
+        "{n} allocations on the chain's thread while pushing 256 chunks"
     );
 }
