@@ -130,7 +130,14 @@ fn run(args: &RunArgs) -> i32 {
         keep: l.keep,
         compress: l.compress,
     });
-    let log = match logger::init(config, args.verbose) {
+    let terminal = if args.quiet {
+        logger::Terminal::Quiet
+    } else if args.verbose {
+        logger::Terminal::Verbose
+    } else {
+        logger::Terminal::Normal
+    };
+    let log = match logger::init_with(config, terminal) {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("runner: {e}");

@@ -161,3 +161,54 @@ fn a_log_that_cannot_be_created_stops_the_run_before_any_file() {
     assert!(!tmp.path().join("out").exists());
     assert!(!tmp.path().join("state.bin").exists());
 }
+
+#[test]
+fn with_a_log_file_a_run_that_cannot_start_still_says_why_on_stderr() {
+    // A missing source directory (exit 2) and an unusable state (exit 3): the reason is in the
+    // log file and on stderr, once, so that a terminal or a service's journal shows it.
+    let tmp = setup("{path: logs/runner.log}", 1);
+    std::fs::rename(tmp.path().join("in"), tmp.path().join("elsewhere")).unwrap();
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("runner: error: ").count(), 1, "{err}");
+    assert!(err.contains("in"), "{err}");
+    let log = read_lines(&tmp.path().join("logs/runner.log"));
+    assert!(log.iter().any(|l| l.contains("level=error")), "{log:?}");
+
+    std::fs::rename(tmp.path().join("elsewhere"), tmp.path().join("in")).unwrap();
+    std::fs::create_dir(tmp.path().join("state.bin")).unwrap();
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("runner: error: ") && err.contains("state.bin"),
+        "{err}"
+    );
+    assert!(!err.contains("\\n"), "no escaped newline in the message: {err}");
+}
+
+#[test]
+fn quiet_prints_errors_only() {
+    // A leftover temp file is removed with a warning: -q does not print it.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("p.yaml"),
+        "version: 1\njobs:\n  j:\n    source: {dir: in}\n    chain: write(\"out/{name}\")\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.path().join("in")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("out")).unwrap();
+    std::fs::write(tmp.path().join("in/a.txt"), b"a").unwrap();
+    std::fs::write(tmp.path().join("out/.a.txt.runner-tmp-abc"), b"junk").unwrap();
+    let out = runner_in(tmp.path(), &["-q", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no warning with -q");
+    std::fs::write(tmp.path().join("out/.a.txt.runner-tmp-abc"), b"junk").unwrap();
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert!(
+        stderr(&out).contains("warning: removed temp files"),
+        "{}",
+        stderr(&out)
+    );
+}

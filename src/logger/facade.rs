@@ -38,28 +38,68 @@ pub struct Logger {
 }
 
 enum Output {
-    /// No log file: warnings and errors to stderr, `runner: warning: msg key=value`.
+    /// No log file: records of the logger's level (warnings and errors, or errors only with
+    /// `-q`) to stderr, `runner: warning: msg key=value`.
     Stderr,
-    /// The log file; with `mirror`, every record written to it also goes to stderr.
-    File { file: RotatingFile, mirror: bool },
+    /// The log file. `Verbose` (`-v`): every record written to it also goes to stderr as
+    /// written; otherwise error records (a run that cannot start, a snapshot that cannot be
+    /// saved) also go to stderr, as without a log file, so that a terminal or a service's journal
+    /// shows why the runner stopped.
+    File { file: RotatingFile, terminal: Terminal },
+}
+
+/// What goes to stderr besides the log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Terminal {
+    /// `-q`: errors only.
+    Quiet,
+    /// Warnings and errors without a log file; errors with one.
+    Normal,
+    /// `-v`: with a log file, every record written to it.
+    Verbose,
 }
 
 impl Logger {
     /// A logger writing records of `level` and above, in `format`, to `file`; with `mirror`,
     /// each record also goes to stderr as written.
     pub fn new(file: RotatingFile, level: LevelFilter, format: Format, mirror: bool) -> Logger {
+        let terminal = if mirror {
+            Terminal::Verbose
+        } else {
+            Terminal::Normal
+        };
+        Self::with_terminal(file, level, format, terminal)
+    }
+
+    /// A logger writing records of `level` and above, in `format`, to `file`, with `terminal`
+    /// saying what stderr gets too.
+    pub fn with_terminal(
+        file: RotatingFile,
+        level: LevelFilter,
+        format: Format,
+        terminal: Terminal,
+    ) -> Logger {
         Logger {
             level,
             format,
             own: own_crate(),
-            output: Output::File { file, mirror },
+            output: Output::File { file, terminal },
         }
     }
 
     /// The logger without a log file: warnings and errors to stderr.
     pub fn stderr() -> Logger {
+        Self::stderr_only(Terminal::Normal)
+    }
+
+    /// The logger without a log file: warnings and errors to stderr, errors only if `Quiet`.
+    pub fn stderr_only(terminal: Terminal) -> Logger {
         Logger {
-            level: LevelFilter::Warn,
+            level: if terminal == Terminal::Quiet {
+                LevelFilter::Error
+            } else {
+                LevelFilter::Warn
+            },
             format: Format::Text,
             own: own_crate(),
             output: Output::Stderr,
@@ -130,7 +170,7 @@ impl Logger {
                 let line = buf.stderr(record, foreign);
                 let _ = io::stderr().lock().write_all(line);
             }
-            Output::File { file, mirror } => {
+            Output::File { file, terminal } => {
                 let line = match self.format {
                     Format::Text => buf.text(record, SystemTime::now(), foreign),
                     Format::Json => buf.json(record, SystemTime::now()),
@@ -140,8 +180,14 @@ impl Logger {
                 } else {
                     file.write_record(line);
                 }
-                if *mirror && record.target() != FILE_EVENTS {
-                    let _ = io::stderr().lock().write_all(line);
+                // Per-file events are shown on the terminal by the run itself.
+                if record.target() != FILE_EVENTS {
+                    if *terminal == Terminal::Verbose {
+                        let _ = io::stderr().lock().write_all(line);
+                    } else if record.level() == Level::Error {
+                        let mut other = LineBuf::default();
+                        let _ = io::stderr().lock().write_all(other.stderr(record, foreign));
+                    }
                 }
             }
         }

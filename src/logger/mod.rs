@@ -64,7 +64,7 @@ mod tests;
 mod testutil;
 
 pub use error::LoggerError;
-pub use facade::Logger;
+pub use facade::{Logger, Terminal};
 pub use rotating::RotatingFile;
 pub use sink::{FsSink, LogSink};
 
@@ -125,9 +125,21 @@ pub struct Config {
 /// flushes and closes it. Two live loggers must not share a log file (their rotations would
 /// race).
 pub fn init(config: Option<Config>, mirror_stderr: bool) -> Result<Handle, LoggerError> {
+    let terminal = if mirror_stderr {
+        Terminal::Verbose
+    } else {
+        Terminal::Normal
+    };
+    init_with(config, terminal)
+}
+
+/// As [`init`], with `terminal` saying what goes to stderr: `Quiet` (`-q`) errors only,
+/// `Normal` warnings and errors without a log file and errors with one, `Verbose` (`-v`) every
+/// record written to the log file.
+pub fn init_with(config: Option<Config>, terminal: Terminal) -> Result<Handle, LoggerError> {
     let logger = match config {
-        None => Logger::stderr(),
-        Some(c) => Logger::new(RotatingFile::open(&c)?, c.level, c.format, mirror_stderr),
+        None => Logger::stderr_only(terminal),
+        Some(c) => Logger::with_terminal(RotatingFile::open(&c)?, c.level, c.format, terminal),
     };
     let logger = Arc::new(logger);
     dispatch::install(Arc::clone(&logger))?;

@@ -97,7 +97,7 @@ pub fn open(path: &Path, on_corrupt: OnCorrupt) -> Result<Opened, String> {
             let fallback = fs::read(&prev).ok().and_then(|b| decode(&b).ok());
             let Some(state) = fallback else {
                 return Err(format!(
-                    "the state file {} is corrupt: {reason}; no valid previous copy ({}) to fall back to.\n\
+                    "the state file {} is corrupt: {reason}; no valid previous copy ({}) to fall back to; \
                      fix: restore it from a backup, or move it away to start fresh, or set `snapshot.on_corrupt: reset` \
                      to have runner move it aside and start fresh",
                     path.display(),
