@@ -555,6 +555,94 @@ fn an_input_finished_in_an_earlier_run_keeps_its_output_name() {
 }
 
 #[test]
+fn an_output_never_replaces_an_input_and_a_move_never_replaces_a_file() {
+    // Writing over its own input, with `after: delete`: the input would be lost.
+    let tmp = scratch(
+        "version: 1\njobs:\n  j:\n    source: {dir: in, after: delete}\n    chain: upper | write(\"in/{name}\")\n",
+        &[("a.txt", b"hello")],
+    );
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in/a.txt: failed: the output in/a.txt is the input `a.txt`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("in/a.txt")).unwrap(),
+        b"hello"
+    );
+
+    // Another input of the same job.
+    let tmp = scratch(
+        "version: 1\njobs:\n  j:\n    source: {dir: in}\n    chain: write(\"in/{stem}.txt\")\n",
+        &[("a.csv", b"csv"), ("a.txt", b"txt")],
+    );
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in/a.csv: failed: the output in/a.txt is the input `a.txt`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(tmp.path().join("in/a.txt")).unwrap(), b"txt");
+
+    // `after: move` into the output directory: the move would replace the output.
+    let tmp = scratch(
+        "version: 1\njobs:\n  j:\n    source: {dir: in, after: {move: o}}\n    chain: upper | write(\"o/{name}\")\n",
+        &[("a.txt", b"hello")],
+    );
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("in/a.txt: failed: outputs are written, but cannot move the input to")
+            && stderr(&out).contains("o/a.txt: a file of that name is already there"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(tmp.path().join("o/a.txt")).unwrap(), b"HELLO");
+    assert_eq!(
+        std::fs::read(tmp.path().join("in/a.txt")).unwrap(),
+        b"hello"
+    );
+
+    // `after: move` where an earlier input of the same name was moved: both are kept.
+    let tmp = scratch(
+        "version: 1\njobs:\n  j:\n    source: {dir: in, after: {move: done}}\n    chain: write(\"out/{name}\")\n",
+        &[("a.txt", b"second")],
+    );
+    std::fs::create_dir(tmp.path().join("done")).unwrap();
+    std::fs::write(tmp.path().join("done/a.txt"), b"first").unwrap();
+    let out = runner_in(tmp.path(), &["p.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(tmp.path().join("done/a.txt")).unwrap(),
+        b"first"
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("in/a.txt")).unwrap(),
+        b"second"
+    );
+    assert_no_temp_files(tmp.path());
+}
+
+#[test]
+fn a_job_may_write_into_the_source_of_the_next_job_again_and_again() {
+    let tmp = scratch(
+        "version: 1\njobs:\n  first:\n    source: {dir: in}\n    chain: upper | write(\"mid/{name}\")\n  second:\n    source: {dir: mid}\n    chain: write(\"out/{name}\")\n",
+        &[("a.txt", b"abc")],
+    );
+    std::fs::create_dir(tmp.path().join("mid")).unwrap();
+    for _ in 0..2 {
+        let out = runner_in(tmp.path(), &["-q", "p.yaml"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert_eq!(std::fs::read(tmp.path().join("mid/a.txt")).unwrap(), b"ABC");
+    assert_eq!(std::fs::read(tmp.path().join("out/a.txt")).unwrap(), b"ABC");
+}
+
+#[test]
 fn after_and_reject_policies_move_delete_and_quarantine() {
     let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
     let tmp = scratch(

@@ -185,7 +185,10 @@ fn with_a_log_file_a_run_that_cannot_start_still_says_why_on_stderr() {
         err.starts_with("runner: error: ") && err.contains("state.bin"),
         "{err}"
     );
-    assert!(!err.contains("\\n"), "no escaped newline in the message: {err}");
+    assert!(
+        !err.contains("\\n"),
+        "no escaped newline in the message: {err}"
+    );
 }
 
 #[test]

@@ -26,8 +26,12 @@ fn pipeline(dir: &Path, settle: &str, extra: &str, chain: &str) {
 }
 
 fn start(dir: &Path) -> Child {
+    start_with(dir, &["--watch", "-q", "p.yaml"])
+}
+
+fn start_with(dir: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["--watch", "-q", "p.yaml"])
+        .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -187,7 +191,8 @@ fn a_source_directory_that_disappears_and_comes_back_is_watched_again() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     pipeline(dir, "100ms", "", "write(\"out/{name}\")");
-    let child = start(dir);
+    // Not `-q`: the warning is what this test reads.
+    let child = start_with(dir, &["--watch", "p.yaml"]);
     std::thread::sleep(Duration::from_millis(200));
     std::fs::remove_dir(dir.join("in")).unwrap();
     std::thread::sleep(Duration::from_millis(1500)); // the directory check runs every second
@@ -271,4 +276,31 @@ fn a_burst_of_ten_thousand_files_is_processed_exactly_once_in_bounded_memory() {
     assert!(temp_files(dir).is_empty());
     // The queue is bounded: memory does not grow with the number of files in the burst.
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+}
+
+#[test]
+fn outputs_written_into_the_source_are_not_taken_as_new_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(
+        dir,
+        "100ms",
+        "",
+        "gzip(level = 1) | write(\"in/{name}.gz\")",
+    );
+    let child = start(dir);
+    std::thread::sleep(Duration::from_millis(200)); // let the watcher start
+    std::fs::write(dir.join("in/a.txt"), b"some text\n").unwrap();
+    wait_until("a.txt.gz", Duration::from_secs(20), || {
+        dir.join("in/a.txt.gz").exists()
+    });
+    // Long enough for a.txt.gz to settle and be taken, were it taken.
+    std::thread::sleep(Duration::from_millis(800));
+    let out = stop(child);
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("in"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.txt", "a.txt.gz"], "{}", stderr(&out));
 }

@@ -25,23 +25,50 @@ struct Owner {
     path: PathBuf,
 }
 
-/// The output paths claimed so far, shared by the workers.
+/// The output paths claimed so far, and the inputs known, shared by the workers.
 #[derive(Debug, Default)]
 pub struct Claims {
-    map: Mutex<HashMap<PathBuf, Owner>>,
+    table: Mutex<Table>,
 }
 
-/// Two inputs would write the same output.
+#[derive(Debug, Default)]
+struct Table {
+    /// Output path -> the input that writes it.
+    outputs: HashMap<PathBuf, Owner>,
+    /// (Job, input path resolved) -> the input: no output of a job may replace one of its own
+    /// inputs. (A job may write into another job's source: that is how jobs are chained.)
+    inputs: HashMap<(String, PathBuf), Owner>,
+}
+
+/// An output another input writes, or an input, is in the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collision {
     pub output: PathBuf,
     pub other_job: String,
     pub other_rel: String,
     pub same_job: bool,
+    /// The output is an input's own path (`other_rel`, possibly the file itself).
+    pub is_input: bool,
 }
 
 impl std::fmt::Display for Collision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_input {
+            write!(
+                f,
+                "the output {} is the input `{}`",
+                self.output.display(),
+                self.other_rel
+            )?;
+            if !self.same_job {
+                write!(f, " of job `{}`", self.other_job)?;
+            }
+            return write!(
+                f,
+                ": it is not overwritten; write the outputs outside the source directory, or \
+                 give them other names"
+            );
+        }
         write!(
             f,
             "the output {} is also the output of `{}`",
@@ -75,6 +102,12 @@ pub fn outputs_of(job: &JobPlan, rel: &str, date: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// How paths are compared: absolute (from the current directory), with `.` and `..` folded, so
+/// that a watcher's absolute event paths and a template's relative ones compare equal.
+fn key(path: &Path) -> PathBuf {
+    normalize(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
+}
+
 impl Claims {
     /// Claims `outputs` for the input `rel` of `job` (found at `path`): all of them, or none if
     /// one is already another input's. The same input may claim its outputs again (it is
@@ -86,22 +119,39 @@ impl Claims {
         path: &Path,
         outputs: &[PathBuf],
     ) -> Result<(), Collision> {
-        let mut map = self.lock();
-        for out in outputs {
-            if let Some(owner) = map.get(out)
+        let mut table = self.lock();
+        let own = key(path);
+        let keys: Vec<PathBuf> = outputs.iter().map(|o| key(o)).collect();
+        for (out, k) in outputs.iter().zip(&keys) {
+            let collision = |owner: &Owner, is_input: bool| Collision {
+                output: out.clone(),
+                other_job: owner.job.clone(),
+                other_rel: owner.rel.clone(),
+                same_job: owner.job == job,
+                is_input,
+            };
+            if *k == own {
+                return Err(collision(
+                    &Owner {
+                        job: job.to_owned(),
+                        rel: rel.to_owned(),
+                        path: path.to_owned(),
+                    },
+                    true,
+                ));
+            }
+            if let Some(owner) = table.inputs.get(&(job.to_owned(), k.clone())) {
+                return Err(collision(owner, true));
+            }
+            if let Some(owner) = table.outputs.get(k)
                 && (owner.job != job || owner.rel != rel)
             {
-                return Err(Collision {
-                    output: out.clone(),
-                    other_job: owner.job.clone(),
-                    other_rel: owner.rel.clone(),
-                    same_job: owner.job == job,
-                });
+                return Err(collision(owner, false));
             }
         }
-        for out in outputs {
-            map.insert(
-                out.clone(),
+        for k in keys {
+            table.outputs.insert(
+                k,
                 Owner {
                     job: job.to_owned(),
                     rel: rel.to_owned(),
@@ -112,28 +162,54 @@ impl Claims {
         Ok(())
     }
 
-    /// Drops the claims of inputs that no longer exist (one `stat` per claimed input).
+    /// Notes an input of `job` (listed or seen by the watcher): no output of `job` may replace
+    /// it.
+    pub fn note_input(&self, job: &str, rel: &str, path: &Path) {
+        self.lock().inputs.insert(
+            (job.to_owned(), key(path)),
+            Owner {
+                job: job.to_owned(),
+                rel: rel.to_owned(),
+                path: path.to_owned(),
+            },
+        );
+    }
+
+    /// The input of `job` whose output `path` is, if any: a file that a job wrote into its own
+    /// source directory, not an input for it (a watching runner would otherwise take its own
+    /// outputs as new inputs, without end).
+    pub fn output_of(&self, job: &str, path: &Path) -> Option<String> {
+        self.lock()
+            .outputs
+            .get(&key(path))
+            .filter(|owner| owner.job == job)
+            .map(|owner| owner.rel.clone())
+    }
+
+    /// Drops the claims and notes of inputs that no longer exist (one `stat` per input).
     pub fn forget_gone(&self) {
-        let mut map = self.lock();
+        let mut table = self.lock();
         let mut exists: HashMap<PathBuf, bool> = HashMap::new();
-        map.retain(|_, owner| {
+        let mut alive = |owner: &Owner| {
             *exists
                 .entry(owner.path.clone())
                 .or_insert_with(|| owner.path.symlink_metadata().is_ok())
-        });
+        };
+        table.outputs.retain(|_, owner| alive(owner));
+        table.inputs.retain(|_, owner| alive(owner));
     }
 
     /// How many output paths are claimed.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().outputs.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<PathBuf, Owner>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -188,6 +264,51 @@ mod tests {
             .claim("other", "a.txt", p, &paths(&["/out/a.txt.sha256"]))
             .unwrap_err();
         assert!(err.to_string().contains("of job `etl`"), "{err}");
+    }
+
+    #[test]
+    fn no_output_may_replace_an_input() {
+        let c = Claims::default();
+        c.note_input("etl", "b.txt", Path::new("./in/b.txt"));
+        // Its own path, spelled differently.
+        let err = c
+            .claim(
+                "etl",
+                "a.txt",
+                Path::new("./in/a.txt"),
+                &paths(&["in/a.txt"]),
+            )
+            .unwrap_err();
+        assert!(err.is_input && err.other_rel == "a.txt", "{err:?}");
+        assert!(err.to_string().contains("is the input `a.txt`"), "{err}");
+        // Another input's path.
+        let err = c
+            .claim("etl", "c.txt", Path::new("in/c.txt"), &paths(&["in/b.txt"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("is the input `b.txt`:"), "{err}");
+        assert!(c.is_empty());
+        // Another job may write into this job's source: that is how jobs are chained.
+        c.claim(
+            "first",
+            "b.txt",
+            Path::new("up/b.txt"),
+            &paths(&["in/b.txt"]),
+        )
+        .unwrap();
+        assert_eq!(c.len(), 1);
+        // An output of a job in its own source is that job's, not a new input for it.
+        c.claim(
+            "etl",
+            "a.txt",
+            Path::new("in/a.txt"),
+            &paths(&["in/a.txt.gz"]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.output_of("etl", Path::new("./in/a.txt.gz")).as_deref(),
+            Some("a.txt")
+        );
+        assert_eq!(c.output_of("next", Path::new("in/a.txt.gz")), None);
     }
 
     #[test]

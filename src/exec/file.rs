@@ -182,7 +182,8 @@ fn run(
             )
         })?,
         AfterPlan::Move(dir) => {
-            move_into(&input.path, dir, &input.rel)?;
+            move_into(&input.path, dir, &input.rel)
+                .map_err(|e| io::Error::new(e.kind(), format!("outputs are written, but {e}")))?;
         }
     }
     Ok(Outcome::Done(Done {
@@ -210,22 +211,61 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Moves an input to `dir/rel` (for `after: {move}` and `reject: {quarantine}`), across file
-/// systems if need be.
+/// systems if need be. A file already at `dir/rel` (an earlier input of the same name, or an
+/// output) is never replaced: the move fails instead, and both files stay as they are.
 fn move_into(path: &Path, dir: &Path, rel: &str) -> io::Result<PathBuf> {
     let dest = dir.join(rel);
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| with_path(e, "cannot create directory", parent))?;
     }
-    match std::fs::rename(path, &dest) {
-        Ok(()) => Ok(dest),
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            std::fs::copy(path, &dest)
-                .map_err(|e| with_path(e, "cannot copy the input to", &dest))?;
+    let taken = || {
+        io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "cannot move the input to {}: a file of that name is already there (both are kept; \
+                 the input stays where it is)",
+                dest.display()
+            ),
+        )
+    };
+    // A hard link is a rename that cannot replace: it fails if the name is taken.
+    match std::fs::hard_link(path, &dest) {
+        Ok(()) => {
             std::fs::remove_file(path)
                 .map_err(|e| with_path(e, "cannot remove the moved input", path))?;
             Ok(dest)
         }
-        Err(e) => Err(with_path(e, "cannot move the input to", &dest)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(taken()),
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            copy_new(path, &dest).map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => taken(),
+                _ => with_path(e, "cannot copy the input to", &dest),
+            })?;
+            std::fs::remove_file(path)
+                .map_err(|e| with_path(e, "cannot remove the moved input", path))?;
+            Ok(dest)
+        }
+        // A file system without hard links: check, then rename.
+        Err(_) => {
+            if dest.symlink_metadata().is_ok() {
+                return Err(taken());
+            }
+            std::fs::rename(path, &dest)
+                .map_err(|e| with_path(e, "cannot move the input to", &dest))?;
+            Ok(dest)
+        }
     }
+}
+
+/// Copies `from` to a new file `to` (failing if `to` exists), durably; a copy that fails midway
+/// is removed.
+fn copy_new(from: &Path, to: &Path) -> io::Result<()> {
+    let mut src = File::open(from)?;
+    let mut dst = File::options().write(true).create_new(true).open(to)?;
+    let copied = io::copy(&mut src, &mut dst).and_then(|_| dst.sync_all());
+    if copied.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    copied
 }

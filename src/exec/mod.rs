@@ -72,8 +72,14 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
         Ok(w) => w,
         Err(code) => return code,
     };
+    // No output of a job may replace one of its own inputs.
+    for (j, input) in &work {
+        claims.note_input(&plan.jobs[*j].name, &input.rel, &input.path);
+    }
     if args.dry_run {
-        dry_run(plan, &work, &|j, input| session.unchanged(j, input));
+        dry_run(plan, &work, &claims, &|j, input| {
+            session.unchanged(j, input)
+        });
         return exit::OK;
     }
     log::info!(target: "runner", pipeline:% = plan.file.display(), workers = plan.workers, files = work.len(); "run started");
@@ -320,11 +326,15 @@ fn announce(job: &JobPlan, input: &Input, outcome: &Outcome, v: Verbosity, progr
 }
 
 /// `--dry-run`: what would happen to each file, and why; nothing is written.
-fn dry_run(plan: &Plan, work: &[(usize, Input)], unchanged: &dyn Fn(usize, &Input) -> bool) {
+fn dry_run(
+    plan: &Plan,
+    work: &[(usize, Input)],
+    claims: &Claims,
+    unchanged: &dyn Fn(usize, &Input) -> bool,
+) {
     // As in a run: the inputs skipped as unchanged hold their outputs first, then each input
     // to process claims its own (in listing order here; a run's workers may take them in
     // another order, so which of two colliding inputs fails may differ).
-    let claims = Claims::default();
     let date = today();
     let claim = |j: usize, input: &Input| {
         let job = &plan.jobs[j];

@@ -57,6 +57,11 @@ impl<'p> Session<'p> {
         })
     }
 
+    /// The run's output claims.
+    pub fn claims(&self) -> &'p Claims {
+        self.claims
+    }
+
     /// Removes the temp files that an interrupted run left in the output directories.
     pub fn remove_leftovers(&self) {
         for job in &self.plan.jobs {

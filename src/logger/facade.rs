@@ -45,7 +45,10 @@ enum Output {
     /// written; otherwise error records (a run that cannot start, a snapshot that cannot be
     /// saved) also go to stderr, as without a log file, so that a terminal or a service's journal
     /// shows why the runner stopped.
-    File { file: RotatingFile, terminal: Terminal },
+    File {
+        file: RotatingFile,
+        terminal: Terminal,
+    },
 }
 
 /// What goes to stderr besides the log file.

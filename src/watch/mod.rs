@@ -248,6 +248,17 @@ impl Loop<'_> {
 
     /// A file was seen (by the scan or an event): it waits to settle, unless finished already.
     fn note(&mut self, j: usize, input: Input, renamed: bool, session: &mut Session<'_>) {
+        let job = &self.plan.jobs[j];
+        // A file this job wrote into its own source is its output, not a new input: taking it
+        // would make an output of the output, without end.
+        if let Some(from) = session.claims().output_of(&job.name, &input.path) {
+            log::debug!(target: "runner", job = job.name.as_str(), path = input.rel.as_str(), from = from.as_str();
+                "not an input: an output of this job");
+            return;
+        }
+        session
+            .claims()
+            .note_input(&job.name, &input.rel, &input.path);
         let key = (j, input.rel.clone());
         if self.in_flight.contains(&key) {
             // Changed while being processed: looked at again once that run ends.
