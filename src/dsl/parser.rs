@@ -39,6 +39,9 @@ pub fn parse_chain(text: &str) -> Result<Chain, Vec<ParseError>> {
             ),
         ]);
     }
+    if let Some(e) = too_large(text) {
+        return Err(vec![e]);
+    }
     pest::set_error_detail(true);
     let mut pairs = ChainParser::parse(Rule::chain, text).map_err(|e| vec![convert(text, e)])?;
     let chain = pairs.next().and_then(|p| p.into_inner().next());
@@ -59,6 +62,69 @@ impl ParseError {
         self.help = Some(help.into());
         self
     }
+}
+
+/// The most stages a chain may have, nested ones included.
+pub const MAX_STAGES: usize = 256;
+/// The deepest nesting of parentheses (`tee(... tee(...) ...)`) a chain may have.
+pub const MAX_DEPTH: usize = 32;
+
+/// A chain too large to run: more than [`MAX_STAGES`] stages or parentheses nested deeper than
+/// [`MAX_DEPTH`]. Checked on the text (outside strings and comments) before parsing, so that
+/// neither the parser nor the run can exhaust the stack on a pathological chain.
+fn too_large(text: &str) -> Option<ParseError> {
+    let (mut depth, mut stages) = (0usize, 1usize);
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                // Skip the string, escapes included (an unterminated one is the parser's to report).
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(
+                        ParseError::new(
+                            format!("the chain nests deeper than {MAX_DEPTH} levels"),
+                            Span::new(i, i + 1),
+                        )
+                        .with_help("nest fewer `tee(...)` branches"),
+                    );
+                }
+            }
+            ')' => depth = depth.saturating_sub(1),
+            '|' => {
+                stages += 1;
+                if stages > MAX_STAGES {
+                    return Some(
+                        ParseError::new(
+                            format!("the chain has more than {MAX_STAGES} stages"),
+                            Span::new(i, i + 1),
+                        )
+                        .with_help("split the work into several jobs"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn only_comments(text: &str) -> bool {
@@ -326,6 +392,47 @@ mod tests {
 
     fn ok(text: &str) -> Chain {
         parse_chain(text).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    }
+
+    #[test]
+    fn chains_too_large_to_run_are_refused_before_parsing() {
+        let long = format!("{}write(\"o/{{name}}\")", "upper | ".repeat(MAX_STAGES));
+        let e = parse_chain(&long).unwrap_err();
+        assert_eq!(
+            e[0].message,
+            format!("the chain has more than {MAX_STAGES} stages")
+        );
+        ok(&format!(
+            "{}write(\"o/{{name}}\")",
+            "upper | ".repeat(MAX_STAGES - 1)
+        ));
+
+        let nested = |n: usize| {
+            format!(
+                "{}write(\"o/{{name}}\"){} | write(\"p/{{name}}\")",
+                "tee(".repeat(n),
+                ")".repeat(n)
+            )
+        };
+        let e = parse_chain(&nested(4000)).unwrap_err();
+        assert_eq!(
+            e[0].message,
+            format!("the chain nests deeper than {MAX_DEPTH} levels")
+        );
+        ok(&nested(MAX_DEPTH - 1)); // and `write(` is one more level
+        // Parentheses and bars in strings and comments do not count.
+        let text = format!(
+            "upper # {} \n | write(\"o/{}{{name}}\")",
+            "(|".repeat(300),
+            "(|".repeat(300)
+        );
+        assert!(
+            !parse_chain(&text)
+                .err()
+                .into_iter()
+                .flatten()
+                .any(|e| e.message.contains("more than") || e.message.contains("deeper"))
+        );
     }
 
     #[test]
