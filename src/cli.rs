@@ -8,6 +8,7 @@ use std::path::PathBuf;
 #[command(
     name = "runner",
     version,
+    propagate_version = true,
     about,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
@@ -68,8 +69,8 @@ pub struct RunArgs {
     /// Keep running and watch the source directories.
     #[arg(long)]
     pub watch: bool,
-    /// Worker threads (overrides `workers` of the pipeline file).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 1024 (overrides `workers` of the pipeline file).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
     /// Print what would be processed or skipped, and why; write nothing.
     #[arg(long)]

@@ -139,6 +139,27 @@ fn help_and_version() {
         stdout(&out),
         format!("runner {}\n", env!("CARGO_PKG_VERSION"))
     );
+    // `--version` works everywhere, as `--help` does.
+    for args in [
+        &["validate", "--version"][..],
+        &["state", "show", "--version"],
+        &["graph", "--version"],
+    ] {
+        let out = runner(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains(env!("CARGO_PKG_VERSION")),
+            "{args:?}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn workers_on_the_command_line_has_the_pipeline_files_range() {
+    let out = runner(&["--workers", "1025", "pipelines/etl.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("1..=1024"), "{}", stderr(&out));
 }
 
 #[test]

@@ -36,6 +36,24 @@ pub fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
+/// File names are at most this many bytes on the usual file systems.
+const NAME_MAX: usize = 255;
+
+/// The part of an output's name that its temp file's name keeps: all of it, or as much as fits
+/// beside the dot, the marker and tempfile's 6 random characters (so that an output whose name
+/// is close to the limit can still be written).
+fn temp_stem(name: &str) -> &str {
+    let room = NAME_MAX - 1 - TMP_MARKER.len() - 6;
+    if name.len() <= room {
+        return name;
+    }
+    let mut end = room;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// Creates the temp file for `dest` in its directory, creating the directory as needed.
 fn create_temp(dest: &Path) -> io::Result<NamedTempFile> {
     let dir = dest
@@ -48,7 +66,7 @@ fn create_temp(dest: &Path) -> io::Result<NamedTempFile> {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let prefix = format!(".{name}{TMP_MARKER}");
+    let prefix = format!(".{}{TMP_MARKER}", temp_stem(&name));
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix);
     // Outputs get the mode any program's new files get (0666 less the umask), not the 0600 of
@@ -349,6 +367,23 @@ mod tests {
         };
         let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o666 & !(umask as u32));
+    }
+
+    #[test]
+    fn an_output_with_a_name_near_the_limit_can_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        // 250 bytes, some of them two-byte characters, so that the cut falls inside one.
+        let name = format!("{}{}", "é".repeat(20), "n".repeat(210));
+        assert_eq!(name.len(), 250);
+        let outputs = Outputs::default();
+        let dest = dir.path().join(&name);
+        let mut w = Box::new(Writer::create(dest.clone(), outputs.clone()).unwrap());
+        w.push(b"long").unwrap();
+        w.finish(&mut FileReport::default()).unwrap();
+        commit(&outputs).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"long");
+        assert!(temp_stem(&name).len() < name.len());
+        assert_eq!(temp_stem("short.txt"), "short.txt");
     }
 
     #[test]
