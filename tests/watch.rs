@@ -304,3 +304,32 @@ fn outputs_written_into_the_source_are_not_taken_as_new_inputs() {
     names.sort();
     assert_eq!(names, ["a.txt", "a.txt.gz"], "{}", stderr(&out));
 }
+
+#[test]
+fn a_file_renamed_within_the_source_or_a_new_directory_does_not_redo_finished_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(dir, "200ms", "", "write(\"out/{name}\")");
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    std::fs::write(dir.join("in/old.txt"), b"old").unwrap();
+    let child = start(dir);
+    wait_until("old.txt's output", Duration::from_secs(20), || {
+        dir.join("out/old.txt").exists()
+    });
+    // Published the usual way: written under a hidden name, renamed in the same directory.
+    std::fs::write(dir.join("in/.part"), b"new").unwrap();
+    std::fs::rename(dir.join("in/.part"), dir.join("in/new.txt")).unwrap();
+    wait_until("new.txt's output", Duration::from_secs(20), || {
+        dir.join("out/new.txt").exists()
+    });
+    // A new directory makes the watcher scan the source again.
+    std::fs::create_dir(dir.join("in/sub.txt")).unwrap();
+    std::thread::sleep(Duration::from_millis(1000)); // past settle, for anything taken again
+    stop(child);
+    let counters = &state_json(dir)["jobs"]["j"]["counters"];
+    assert_eq!(
+        (counters["ok"].as_u64(), counters["skipped"].as_u64()),
+        (Some(2), Some(0)),
+        "each file once, and nothing counted as skipped: {counters}"
+    );
+}

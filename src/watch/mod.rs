@@ -36,8 +36,8 @@ const QUEUE: usize = 1024;
 const TICK: Duration = Duration::from_millis(50);
 /// How often a source directory's existence is checked.
 const DIR_CHECK: Duration = Duration::from_secs(1);
-/// How often the output claims of inputs that are gone from their source are dropped (one
-/// `stat` per claimed input), so that the table stays as small as the sources.
+/// How often the output claims, and the notes of finished files, of inputs that are gone from
+/// their source are dropped (one `stat` per input), so that they stay as small as the sources.
 const CLAIMS_PRUNE: Duration = Duration::from_secs(60);
 
 /// A file seen but not yet taken.
@@ -107,6 +107,7 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
         plan,
         pending: HashMap::new(),
         in_flight: HashSet::new(),
+        finished: HashMap::new(),
     };
     for j in 0..plan.jobs.len() {
         w.scan(j, &mut session);
@@ -124,10 +125,7 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
                     log::warn!(target: "runner", job = plan.jobs[j].name.as_str(); "watch error: {e}; rescanning");
                     w.scan(j, &mut session);
                 }
-                Ok(Msg::Done(j, input, outcome)) => {
-                    w.in_flight.remove(&(j, input.rel.clone()));
-                    session.record(j, &input, &outcome);
-                }
+                Ok(Msg::Done(j, input, outcome)) => w.done(j, &input, &outcome, &mut session),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -144,6 +142,8 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
             if last_prune.elapsed() >= CLAIMS_PRUNE {
                 last_prune = Instant::now();
                 claims.forget_gone();
+                w.finished
+                    .retain(|(j, rel), _| plan.jobs[*j].source.dir.join(rel).exists());
             }
             for (j, input) in w.ready(&mut session) {
                 let (tx, date) = (tx.clone(), date.clone());
@@ -172,10 +172,7 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
                 log::warn!(target: "runner", files = w.in_flight.len(); "shutdown_timeout passed: aborting the files in flight");
             }
             match rx.recv_timeout(if wait.is_zero() { TICK } else { wait.min(TICK) }) {
-                Ok(Msg::Done(j, input, outcome)) => {
-                    w.in_flight.remove(&(j, input.rel.clone()));
-                    session.record(j, &input, &outcome);
-                }
+                Ok(Msg::Done(j, input, outcome)) => w.done(j, &input, &outcome, &mut session),
                 Ok(Msg::Event(..)) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -227,9 +224,31 @@ struct Loop<'p> {
     plan: &'p Plan,
     pending: HashMap<(usize, String), Candidate>,
     in_flight: HashSet<(usize, String)>,
+    /// Size and mtime of each file finished (done or rejected) by this process, so that the
+    /// same file seen again (a rescan, a second event for one rename) is not taken again, with
+    /// or without a snapshot. Forgotten when the file is removed.
+    finished: HashMap<(usize, String), Seen>,
 }
 
+/// Size and modification time: what tells a file's versions apart.
+type Seen = (u64, Option<std::time::SystemTime>);
+
 impl Loop<'_> {
+    /// A file's processing ended.
+    fn done(&mut self, j: usize, input: &Input, outcome: &Outcome, session: &mut Session<'_>) {
+        let key = (j, input.rel.clone());
+        self.in_flight.remove(&key);
+        if matches!(outcome, Outcome::Done(_) | Outcome::Rejected { .. }) {
+            self.finished.insert(key, (input.size, input.mtime));
+        }
+        session.record(j, input, outcome);
+    }
+
+    /// Whether this process finished the file as it is now.
+    fn finished_as_is(&self, key: &(usize, String), input: &Input) -> bool {
+        self.finished.get(key) == Some(&(input.size, input.mtime))
+    }
+
     /// Lists a source and takes note of every file in it.
     fn scan(&mut self, j: usize, session: &mut Session<'_>) {
         let job = &self.plan.jobs[j];
@@ -270,6 +289,9 @@ impl Loop<'_> {
                     renamed,
                 },
             );
+            return;
+        }
+        if !self.pending.contains_key(&key) && self.finished_as_is(&key, &input) {
             return;
         }
         if !self.pending.contains_key(&key) && session.unchanged(j, &input) {
@@ -320,7 +342,8 @@ impl Loop<'_> {
             EventKind::Remove(_) => {
                 for path in &event.paths {
                     if let Some(rel) = rel_of(&self.plan.jobs[j], path) {
-                        self.pending.remove(&(j, rel));
+                        self.pending.remove(&(j, rel.clone()));
+                        self.finished.remove(&(j, rel));
                     }
                 }
             }
@@ -389,6 +412,9 @@ impl Loop<'_> {
                 continue;
             }
             self.pending.remove(&key);
+            if self.finished_as_is(&key, &input) {
+                continue; // seen again, as it was finished (a second event for one change)
+            }
             if session.unchanged(j, &input) {
                 session.skip(j, &input);
                 continue;
