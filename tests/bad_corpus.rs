@@ -106,6 +106,24 @@ FILE:5:36: error: `..` after a placeholder could take the output out of its dire
 "#,
     ),
     (
+        // Value checks beyond the schema are reported with the schema's findings.
+        "every-value-error.yaml",
+        r#"FILE:2:10: error: workers must be a whole number, found `2.0`
+  |
+2 | workers: 2.0
+  |          ^^^
+  = help: write it without a decimal point, e.g. `workers: 2`
+FILE:3:8: error: chunk 1KiB is out of range 4KiB..16MiB
+  |
+3 | chunk: 1KiB
+  |        ^^^^
+FILE:4:1: error: unknown key `workrs`; did you mean `workers`?
+  |
+4 | workrs: 2
+  | ^^^^^^
+"#,
+    ),
+    (
         "level-out-of-range.yaml",
         r#"FILE:5:25: error: gzip level 11 is out of range 0..9
   |

@@ -71,6 +71,7 @@ pub fn load(path: &Path) -> Loaded {
         base
     };
     let plan = check(&text, path, &base, &mut diagnostics);
+    diagnostics.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
     Loaded {
         source: SourceFile::new(name, text),
         diagnostics,
@@ -85,6 +86,8 @@ pub fn load_str(text: &str, path: &Path) -> Loaded {
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let plan = check(text, path, &base, &mut diagnostics);
+    // In the order of the file (whole-file problems first), whichever check found them.
+    diagnostics.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
     Loaded {
         source: SourceFile::new(path.display().to_string(), text),
         diagnostics,
@@ -136,6 +139,9 @@ fn check(text: &str, path: &Path, base: &Path, diags: &mut Vec<Diagnostic>) -> O
             }
         }
     }
+    // Checks of single values that the schema cannot express, made on the tree so that they are
+    // reported with the schema's findings, not only once those are fixed.
+    top_level_values(&root, diags);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
@@ -149,6 +155,33 @@ fn check(text: &str, path: &Path, base: &Path, diags: &mut Vec<Diagnostic>) -> O
         }
     };
     build(pipeline, &root, base, path, chains, diags)
+}
+
+/// `chunk` within its range, `workers` a whole number (the schema's `integer` takes `2.0`).
+fn top_level_values(root: &yaml::Node, diags: &mut Vec<Diagnostic>) {
+    if let Some(node) = root.get("chunk")
+        && let Some(text) = node.as_str()
+        && let Ok(bytes) = crate::units::parse_size(text)
+        && !CHUNK_RANGE.contains(&bytes)
+    {
+        diags.push(Diagnostic::error(
+            format!("chunk {text} is out of range 4KiB..16MiB"),
+            Some(node.span.clone()),
+        ));
+    }
+    if let Some(node) = root.get("workers")
+        && let Some(text) = node.as_str()
+        && text.contains(['.', 'e', 'E'])
+        && text.parse::<f64>().is_ok()
+    {
+        diags.push(
+            Diagnostic::error(
+                format!("workers must be a whole number, found `{text}`"),
+                Some(node.span.clone()),
+            )
+            .with_help("write it without a decimal point, e.g. `workers: 2`"),
+        );
+    }
 }
 
 /// A zero-width span still gets a caret.
@@ -172,12 +205,6 @@ fn build(
     mut chains: BTreeMap<String, (plan::ChainPlan, String)>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Plan> {
-    if !CHUNK_RANGE.contains(&p.chunk.0) {
-        diags.push(Diagnostic::error(
-            format!("chunk {} is out of range 4KiB..16MiB", p.chunk),
-            span_at(root, "/chunk"),
-        ));
-    }
     let resolve = |s: &str| base.join(s);
     let mut jobs = Vec::new();
     for (name, job) in p.jobs {
