@@ -98,10 +98,8 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
         }
     };
     let progress = Progress::new(plan, v, |j| {
-        todo.iter()
-            .filter(|(k, _)| *k == j)
-            .map(|(_, i)| i.size)
-            .sum()
+        let mine = todo.iter().filter(|(k, _)| *k == j);
+        (mine.clone().count() as u64, mine.map(|(_, i)| i.size).sum())
     });
     let pool = match session::pool(plan.workers) {
         Ok(p) => p,
@@ -197,6 +195,7 @@ pub fn process_one(w: Workers<'_>, j: usize, input: &Input, date: &str) -> Outco
         claims,
     };
     let outcome = CHUNK_BUFFER.with_borrow_mut(|buf| file::process(job, input, &cx, buf));
+    progress.file_done(j);
     announce(job, input, &outcome, v, progress);
     outcome
 }
@@ -211,42 +210,59 @@ pub fn log_summary(stats: &[JobStats], wall: Duration) {
     }
 }
 
-/// Progress bars on a terminal, one per job; hidden otherwise.
+/// Progress bars on a terminal, one per job (files done, bytes done, throughput); hidden
+/// otherwise.
 pub struct Progress {
     multi: MultiProgress,
     bars: Vec<ProgressBar>,
+    /// Per job: files finished, and files to do (0: not known, in watch mode).
+    files: Vec<(std::sync::atomic::AtomicU64, u64)>,
 }
 
 impl Progress {
-    /// Bars for every job of the plan, each with the total bytes `total(job index)`.
-    pub fn new(plan: &Plan, v: Verbosity, total: impl Fn(usize) -> u64) -> Progress {
+    /// Bars for every job of the plan, each with `total(job index)` = (files, bytes) to do.
+    pub fn new(plan: &Plan, v: Verbosity, total: impl Fn(usize) -> (u64, u64)) -> Progress {
         let multi = MultiProgress::with_draw_target(if v.progress {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         });
+        let totals: Vec<(u64, u64)> = (0..plan.jobs.len()).map(total).collect();
         let bars = plan
             .jobs
             .iter()
-            .enumerate()
-            .map(|(j, job)| {
-                let bar = multi.add(ProgressBar::new(total(j)));
+            .zip(&totals)
+            .map(|(job, &(files, bytes))| {
+                let bar = multi.add(ProgressBar::new(bytes));
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
+                        "{prefix:>12} [{bar:30}] {msg} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
                     )
                     .expect("a valid progress template")
                     .progress_chars("=> "),
                 );
                 bar.set_prefix(job.name.clone());
+                bar.set_message(files_message(0, files));
                 bar
             })
             .collect();
-        Progress { multi, bars }
+        let files = totals
+            .iter()
+            .map(|&(files, _)| (std::sync::atomic::AtomicU64::new(0), files))
+            .collect();
+        Progress { multi, bars, files }
     }
 
     fn bar(&self, job: usize) -> Option<&ProgressBar> {
         self.bars.get(job)
+    }
+
+    /// One more file of `job` finished (whatever its outcome).
+    fn file_done(&self, job: usize) {
+        if let (Some(bar), Some((done, total))) = (self.bars.get(job), self.files.get(job)) {
+            let done = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(files_message(done, *total));
+        }
     }
 
     /// Prints a line above the bars (or plainly on stderr when there are none).
@@ -262,6 +278,15 @@ impl Progress {
         for bar in &self.bars {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// `files 3/10`, or `files 3` when the total is not known.
+fn files_message(done: u64, total: u64) -> String {
+    if total > 0 {
+        format!("files {done}/{total}")
+    } else {
+        format!("files {done}")
     }
 }
 
@@ -383,4 +408,34 @@ fn peek_kind(path: &std::path::Path) -> std::io::Result<crate::config::model::Ki
         .take(sniff::SNIFF_LEN as u64)
         .read_to_end(&mut head)?;
     Ok(sniff::sniff(&head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bars_count_files_done_out_of_the_total() {
+        let loaded = crate::config::load_str(
+            "version: 1\njobs:\n  a:\n    source: {dir: in}\n    chain: write(\"o/{name}\")\n  b:\n    source: {dir: in}\n    chain: write(\"p/{name}\")\n",
+            std::path::Path::new("p.yaml"),
+        );
+        let plan = loaded.plan.expect("a valid pipeline");
+        let v = Verbosity {
+            quiet: false,
+            verbose: false,
+            progress: false,
+        };
+        let progress = Progress::new(&plan, v, |j| if j == 0 { (3, 300) } else { (0, 0) });
+        assert_eq!(progress.bars[0].message(), "files 0/3");
+        progress.file_done(0);
+        progress.file_done(0);
+        assert_eq!(progress.bars[0].message(), "files 2/3");
+        progress.file_done(1);
+        assert_eq!(
+            progress.bars[1].message(),
+            "files 1",
+            "no total in watch mode"
+        );
+    }
 }

@@ -112,7 +112,7 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     for j in 0..plan.jobs.len() {
         w.scan(j, &mut session);
     }
-    let progress = Progress::new(plan, v, |_| 0);
+    let progress = Progress::new(plan, v, |_| (0, 0));
     let cancel = AtomicBool::new(false);
     let mut last_dir_check = Instant::now();
     let mut last_prune = Instant::now();
