@@ -244,6 +244,15 @@ FILE:9:33: error: `multiwrite` needs two or more output paths
 "#,
     ),
     (
+        "version-quoted.yaml",
+        r#"FILE:1:10: error: version must be the number 1, not the string "1"
+  |
+1 | version: "1"
+  |          ^^^
+  = help: write `version: 1`, without quotes
+"#,
+    ),
+    (
         "wrong-type.yaml",
         r#"FILE:2:10: error: expected an integer for `workers`, found `two`
   |

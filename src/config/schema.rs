@@ -101,13 +101,23 @@ pub fn check(root: &Node, file: &str) -> Vec<Diagnostic> {
                 d
             }
             ValidationErrorKind::Constant { expected_value } if pointer == "/version" => {
-                Diagnostic::error(
-                    format!(
-                        "unsupported version {}: this runner reads version {expected_value}",
-                        describe(node)
+                match node.to_json() {
+                    // `version: "1"`: the right digits, quoted.
+                    Json::String(s) if s == expected_value.to_string() => Diagnostic::error(
+                        format!(
+                            "version must be the number {expected_value}, not the string \"{s}\""
+                        ),
+                        Some(node.span.clone()),
+                    )
+                    .with_help(format!("write `version: {expected_value}`, without quotes")),
+                    _ => Diagnostic::error(
+                        format!(
+                            "unsupported version {}: this runner reads version {expected_value}",
+                            describe(node)
+                        ),
+                        Some(node.span.clone()),
                     ),
-                    Some(node.span.clone()),
-                )
+                }
             }
             ValidationErrorKind::Pattern { pattern } => {
                 let text = node.as_str().unwrap_or_default();

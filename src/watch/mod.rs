@@ -122,8 +122,12 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
             match rx.recv_timeout(TICK) {
                 Ok(Msg::Event(j, Ok(event))) => w.event(j, &event, &mut session),
                 Ok(Msg::Event(j, Err(e))) => {
-                    log::warn!(target: "runner", job = plan.jobs[j].name.as_str(); "watch error: {e}; rescanning");
-                    w.scan(j, &mut session);
+                    // A source that is gone makes the watcher fail too: the directory check
+                    // says so once, and watches it again when it is back.
+                    if plan.jobs[j].source.dir.is_dir() {
+                        log::warn!(target: "runner", job = plan.jobs[j].name.as_str(); "watch error: {e}; rescanning");
+                        w.scan(j, &mut session);
+                    }
                 }
                 Ok(Msg::Done(j, input, outcome)) => w.done(j, &input, &outcome, &mut session),
                 Err(RecvTimeoutError::Timeout) => {}
