@@ -20,6 +20,28 @@ const SIZE_UNITS: &[(&str, u64)] = &[
 const TIME_UNITS: &[(&str, u64)] = &[("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)];
 
 /// Parses `512`, `64KiB`, `10 MiB`, `1GB`. Returns a message fit for a diagnostic on error.
+/// Makes the error of `create_dir_all(dir)` say which part of the path is in the way when a
+/// file stands where a directory is needed (the system only says "File exists" or "Not a
+/// directory").
+pub fn explain_create_dir(e: std::io::Error, dir: &std::path::Path) -> std::io::Error {
+    if !matches!(
+        e.kind(),
+        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory
+    ) {
+        return e;
+    }
+    let blocker = dir
+        .ancestors()
+        .find(|p| p.symlink_metadata().is_ok_and(|m| !m.is_dir()) && !p.is_dir());
+    match blocker {
+        Some(file) => std::io::Error::new(
+            e.kind(),
+            format!("{} is a file, not a directory", file.display()),
+        ),
+        None => e,
+    }
+}
+
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())

@@ -442,7 +442,8 @@ fn an_output_path_blocked_by_a_file_fails_that_file_only() {
     let out = runner_in(tmp.path(), &["p.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("in/a.txt: failed: cannot create output directory"),
+        stderr(&out).contains("in/a.txt: failed: cannot create output directory")
+            && stderr(&out).contains("out/by-stem/a is a file, not a directory"),
         "{}",
         stderr(&out)
     );

@@ -60,8 +60,13 @@ fn create_temp(dest: &Path) -> io::Result<NamedTempFile> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| with_path(e, "cannot create output directory", dir))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        with_path(
+            crate::units::explain_create_dir(e, dir),
+            "cannot create output directory",
+            dir,
+        )
+    })?;
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy())

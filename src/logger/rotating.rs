@@ -87,7 +87,7 @@ impl RotatingFile {
         let names = Arc::new(Names::new(&path));
         fs::create_dir_all(names.dir()).map_err(|reason| LoggerError::CreateDir {
             path: names.dir().to_owned(),
-            reason,
+            reason: crate::units::explain_create_dir(reason, names.dir()),
         })?;
         let file = sink.open(&path).map_err(|reason| LoggerError::Open {
             path: path.clone(),
