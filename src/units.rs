@@ -20,6 +20,26 @@ const SIZE_UNITS: &[(&str, u64)] = &[
 const TIME_UNITS: &[(&str, u64)] = &[("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)];
 
 /// Parses `512`, `64KiB`, `10 MiB`, `1GB`. Returns a message fit for a diagnostic on error.
+/// `text` for a terminal line: control characters (a newline in a file name) escaped as `\n`,
+/// `\t`, `\r` or `\u{..}`, so that one line of output stays one line. Everything else, other
+/// scripts included, is left as it is.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Makes the error of `create_dir_all(dir)` say which part of the path is in the way when a
 /// file stands where a directory is needed (the system only says "File exists" or "Not a
 /// directory").
@@ -136,6 +156,13 @@ pub fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_escapes_control_characters_only() {
+        assert_eq!(one_line("a b/é.txt"), "a b/é.txt");
+        assert!(matches!(one_line("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(one_line("a\nb\tc\rd\u{1b}e"), "a\\nb\\tc\\rd\\u{1b}e");
+    }
 
     #[test]
     fn sizes() {

@@ -787,3 +787,22 @@ fn an_input_truncated_or_grown_while_it_is_read_fails_and_leaves_nothing() {
         assert_no_temp_files(dir.path());
     }
 }
+
+#[test]
+fn a_newline_in_a_file_name_does_not_break_a_line_of_output() {
+    let tmp = scratch(
+        "version: 1\nsnapshot: {path: state.bin}\njobs:\n  j:\n    source: {dir: in}\n    chain: write(\"out/{name}\")\n",
+        &[("new\nline.txt", b"x")],
+    );
+    let out = runner_in(tmp.path(), &["-v", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("ok j ") && l.contains("new\\nline.txt")),
+        "{err}"
+    );
+    let show = runner_in(tmp.path(), &["state", "show", "state.bin"]);
+    let text = stdout(&show);
+    assert!(text.contains("    new\\nline.txt  ok"), "{text}");
+}

@@ -292,7 +292,8 @@ fn files_message(done: u64, total: u64) -> String {
 
 /// Tells the user (failures always, the rest with `-v`) and the log how one file went.
 fn announce(job: &JobPlan, input: &Input, outcome: &Outcome, v: Verbosity, progress: &Progress) {
-    let path = input.path.display();
+    let shown = input.path.display().to_string();
+    let path = crate::units::one_line(&shown);
     let name = job.name.as_str();
     let rel = input.rel.as_str();
     let line = match outcome {

@@ -40,7 +40,7 @@ pub fn text(state: &State) -> String {
             human_bytes(c.bytes_out)
         );
         if let Some(e) = &job.last_error {
-            let _ = writeln!(out, "  last error: {e}");
+            let _ = writeln!(out, "  last error: {}", crate::units::one_line(e));
         }
         let _ = writeln!(out, "  ledger: {} file(s)", job.ledger.len());
         for (rel, e) in &job.ledger {
@@ -50,7 +50,8 @@ pub fn text(state: &State) -> String {
             };
             let _ = write!(
                 out,
-                "    {rel}  {outcome}  {} B  mtime {}  xxh3 {:016x}  finished {}",
+                "    {}  {outcome}  {} B  mtime {}  xxh3 {:016x}  finished {}",
+                crate::units::one_line(rel),
                 e.size,
                 timestamp(e.mtime_ns),
                 e.fingerprint,
