@@ -217,7 +217,9 @@ fn build(
         };
         let source_dir = plan::template::normalize(&dir);
         for t in templates(&chain) {
-            if t.fixed_dir() == source_dir {
+            // Into the source itself, or (with `recursive`) anywhere below it.
+            let fixed = t.fixed_dir();
+            if fixed == source_dir || (job.source.recursive && fixed.starts_with(&source_dir)) {
                 diags.push(
                     Diagnostic::warning(
                         format!(
@@ -363,5 +365,34 @@ mod never_panics {
             }
             prop_assert_eq!(loaded.plan.is_some(), !loaded.has_errors());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warnings(text: &str) -> Vec<String> {
+        load_str(text, Path::new("p.yaml"))
+            .diagnostics
+            .into_iter()
+            .filter(|d| !d.is_error())
+            .map(|d| d.message)
+            .collect()
+    }
+
+    #[test]
+    fn outputs_into_the_source_are_warned_about() {
+        let into = |source: &str, chain: &str| {
+            warnings(&format!(
+                "version: 1\njobs:\n  j:\n    source: {source}\n    chain: {chain}\n"
+            ))
+        };
+        let w = "job `j` writes";
+        assert!(into("{dir: in}", "write(\"in/{name}.gz\")")[0].starts_with(w));
+        // Below the source: taken again only with `recursive`.
+        assert!(into("{dir: in}", "write(\"in/out/{name}\")").is_empty());
+        assert!(into("{dir: in, recursive: true}", "write(\"in/out/{rel}\")")[0].starts_with(w));
+        assert!(into("{dir: in, recursive: true}", "write(\"out/{rel}\")").is_empty());
     }
 }
