@@ -347,6 +347,14 @@ fn convert(text: &str, e: pest::error::Error<Rule>) -> ParseError {
     if rest.is_empty() && expected.iter().any(|n| n == "`)`") {
         err.help = Some("an argument list is not closed: add `)`".to_owned());
     }
+    // `1kib`, `64 kb`: digits, then a unit that is not one (units are case-sensitive).
+    if before.ends_with(|c: char| c.is_ascii_digit()) && rest.starts_with(char::is_alphabetic) {
+        err.help = Some(
+            "a size is digits and one of B, KiB, MiB, GiB, TiB, kB, MB, GB, TB (`64KiB`); a \
+             duration digits and one of ms, s, m, h (`500ms`); units are case-sensitive"
+                .to_owned(),
+        );
+    }
     err
 }
 
@@ -392,6 +400,16 @@ mod tests {
 
     fn ok(text: &str) -> Chain {
         parse_chain(text).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    }
+
+    #[test]
+    fn a_unit_in_the_wrong_case_gets_the_list_of_units() {
+        let e = parse_chain("gunzip(max_size = 1kib) | write(\"o/{name}\")").unwrap_err();
+        let help = e[0].help.as_deref().unwrap_or_default();
+        assert!(
+            help.contains("KiB") && help.contains("case-sensitive"),
+            "{e:?}"
+        );
     }
 
     #[test]
