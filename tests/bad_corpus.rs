@@ -5,6 +5,18 @@ use crate::harness::{data, runner};
 /// (file under tests/data/bad, expected stderr with the file name written FILE)
 const CORPUS: &[(&str, &str)] = &[
     (
+        "after-move-empty.yaml",
+        r#"FILE:4:40: error: `move` needs a directory, found an empty string
+  |
+4 |     source: {dir: inbox, after: {move: ""}, reject: {quarantine: 5}}
+  |                                        ^^
+FILE:4:66: error: `quarantine` takes a directory path, found `5`
+  |
+4 |     source: {dir: inbox, after: {move: ""}, reject: {quarantine: 5}}
+  |                                                                  ^
+"#,
+    ),
+    (
         "after-writer.yaml",
         r#"FILE:7:9: error: stage `gzip` comes after the writer `write`
   |
@@ -24,7 +36,7 @@ FILE:9:22: error: `jpg` for `accept` is not one of: empty, text, gzip, zip, zstd
 9 |       accept: [text, jpg]
   |                      ^^^
   = help: did you mean `jpeg`?
-FILE:10:14: error: expected `keep`, `delete` or `{move: ...}` for `after`, found a mapping
+FILE:10:14: error: expected `keep`, `delete` or `{move: ...}` for `after`, found `{mv: ...}`
    |
 10 |       after: {mv: done}
    |              ^^^^^^^^^^

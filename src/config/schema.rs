@@ -166,10 +166,16 @@ pub fn check(root: &Node, file: &str) -> Vec<Diagnostic> {
                     .flatten()
                     .filter_map(|alt| resolve(alt).get("pattern").and_then(Json::as_str))
                     .find_map(|pattern| literal_error(pattern, node.as_str()?));
+                if let Some(d) = at.and_then(|alts| one_key_problem(alts, node)) {
+                    out.push(d);
+                    continue;
+                }
                 let message = match (literal, at.and_then(alternatives)) {
                     (Some(m), _) => m,
-                    (None, Some(c)) => format!("expected {c}{what}, found {}", describe(node)),
-                    (None, None) => format!("{}{what} is not valid here", describe(node)),
+                    (None, Some(c)) => {
+                        format!("expected {c}{what}, found {}", describe_short(node))
+                    }
+                    (None, None) => format!("{}{what} is not valid here", describe_short(node)),
                 };
                 Diagnostic::error(message, Some(node.span.clone()))
             }
@@ -328,6 +334,45 @@ fn literal_error(pattern: &str, text: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// A one-key mapping (`{move: ""}`) whose key one of the alternatives takes, but whose value is
+/// wrong: said of the value, not of the whole mapping.
+fn one_key_problem(alts: &Json, node: &Node) -> Option<Diagnostic> {
+    let crate::config::yaml::Value::Map(entries) = &node.value else {
+        return None;
+    };
+    let [(key, value)] = entries.as_slice() else {
+        return None;
+    };
+    let name = key.as_str()?;
+    let takes = alts.as_array()?.iter().map(resolve).any(|alt| {
+        alt.get("properties")
+            .and_then(Json::as_object)
+            .is_some_and(|p| p.contains_key(name))
+    });
+    if !takes {
+        return None;
+    }
+    let message = match value.to_json() {
+        Json::String(s) if s.trim().is_empty() => {
+            format!("`{name}` needs a directory, found an empty string")
+        }
+        Json::String(_) => return None,
+        _ => format!("`{name}` takes a directory path, found {}", describe(value)),
+    };
+    Some(Diagnostic::error(message, Some(value.span.clone())))
+}
+
+/// As [`describe`], but a mapping of one key shows that key: `{quarantine: ...}`.
+fn describe_short(node: &Node) -> String {
+    if let crate::config::yaml::Value::Map(entries) = &node.value
+        && let [(key, _)] = entries.as_slice()
+        && let Some(k) = key.as_str()
+    {
+        return format!("`{{{k}: ...}}`");
+    }
+    describe(node)
 }
 
 /// The alternatives of a `oneOf`/`anyOf` as the user writes them: `keep`, `{move: ...}`.
