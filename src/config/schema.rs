@@ -327,10 +327,16 @@ fn schema_at(path: &str) -> Option<&'static Json> {
 
 /// Explains a string that fails the size or duration pattern, in the words of the parsers.
 fn literal_error(pattern: &str, text: &str) -> Option<String> {
+    // The parsers are a little more lenient than the schema (spacing): what they take but the
+    // schema does not still gets a message about the literal.
     if pattern.contains("KiB") {
-        crate::units::parse_size(text).err()
+        Some(crate::units::parse_size(text).err().unwrap_or_else(|| {
+            format!("invalid size `{text}`: write it like 512, 64KiB, 10MiB or 1GiB")
+        }))
     } else if pattern.contains("ms|") {
-        crate::units::parse_duration(text).err()
+        Some(crate::units::parse_duration(text).err().unwrap_or_else(|| {
+            format!("invalid duration `{text}`: write it like 250ms, 5s, 2m or 1h")
+        }))
     } else {
         None
     }
@@ -434,5 +440,30 @@ mod tests {
         assert!(known_keys("").contains(&"chunk".to_owned()));
         assert!(known_keys("/jobs/etl/source").contains(&"follow_symlinks".to_owned()));
         assert!(known_keys("/logger/rotate").contains(&"max_size".to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod literal_tests {
+    use super::*;
+
+    #[test]
+    fn a_size_or_duration_the_schema_refuses_gets_a_message_about_the_literal() {
+        let size = r"^[0-9]+ ?(B|KiB)$";
+        assert_eq!(
+            literal_error(size, "64  KiB").as_deref(),
+            Some("invalid size `64  KiB`: write it like 512, 64KiB, 10MiB or 1GiB")
+        );
+        assert!(
+            literal_error(size, "64kib")
+                .unwrap()
+                .contains("unknown unit")
+        );
+        assert!(
+            literal_error(r"^[0-9]+(ms|s)$", "5  s")
+                .unwrap()
+                .starts_with("invalid duration")
+        );
+        assert_eq!(literal_error("^[a-z]+$", "x"), None);
     }
 }
