@@ -19,7 +19,6 @@ const SIZE_UNITS: &[(&str, u64)] = &[
 /// Time units, longest suffix first so that `ms` is not read as `m`.
 const TIME_UNITS: &[(&str, u64)] = &[("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)];
 
-/// Parses `512`, `64KiB`, `10 MiB`, `1GB`. Returns a message fit for a diagnostic on error.
 /// `text` for a terminal line: control characters (a newline in a file name) escaped as `\n`,
 /// `\t`, `\r` or `\u{..}`, so that one line of output stays one line. Everything else, other
 /// scripts included, is left as it is.
@@ -62,6 +61,7 @@ pub fn explain_create_dir(e: std::io::Error, dir: &std::path::Path) -> std::io::
     }
 }
 
+/// Parses `512`, `64KiB`, `10 MiB`, `1GB`. Returns a message fit for a diagnostic on error.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())

@@ -120,7 +120,7 @@ FILE:5:36: error: `..` after a placeholder could take the output out of its dire
     (
         // Value checks beyond the schema are reported with the schema's findings.
         "every-value-error.yaml",
-        r#"FILE:2:10: error: workers must be a whole number, found `2.0`
+        r#"FILE:2:10: error: workers must be written as a whole number, found `2.0`
   |
 2 | workers: 2.0
   |          ^^^

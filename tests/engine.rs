@@ -806,3 +806,43 @@ fn a_newline_in_a_file_name_does_not_break_a_line_of_output() {
     let text = stdout(&show);
     assert!(text.contains("    new\\nline.txt  ok"), "{text}");
 }
+
+#[test]
+fn an_input_rejected_in_an_earlier_run_holds_no_output_name() {
+    let tmp = scratch(
+        "version: 1\nsnapshot: {path: state.bin}\njobs:\n  j:\n    source: {dir: in, accept: [text]}\n    chain: write(\"out/{stem}.out\")\n",
+        &[("a.bin", b"\x00\x01binary\x00")],
+    );
+    let out = runner_in(tmp.path(), &["-q", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(tmp.path().join("in/a.txt"), b"text").unwrap();
+    let out = runner_in(tmp.path(), &["-q", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(tmp.path().join("out/a.out")).unwrap(),
+        b"text"
+    );
+}
+
+#[test]
+fn templates_that_climb_out_of_the_pipeline_directory_are_told_apart() {
+    // `../../out/x` and `out/x` are different files, from any current directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let deep = tmp.path().join("a/b");
+    std::fs::create_dir_all(deep.join("in")).unwrap();
+    std::fs::write(deep.join("in/x.txt"), b"x").unwrap();
+    std::fs::write(
+        deep.join("p.yaml"),
+        "version: 1\njobs:\n  one:\n    source: {dir: in}\n    chain: write(\"../../out/{name}\")\n  two:\n    source: {dir: in}\n    chain: write(\"out/{name}\")\n",
+    )
+    .unwrap();
+    for (cwd, arg) in [
+        (deep.clone(), "p.yaml"),
+        (tmp.path().to_owned(), "a/b/p.yaml"),
+    ] {
+        let out = runner_in(&cwd, &["-q", arg]);
+        assert_eq!(out.status.code(), Some(0), "from {cwd:?}: {}", stderr(&out));
+    }
+    assert!(tmp.path().join("out/x.txt").exists());
+    assert!(deep.join("out/x.txt").exists());
+}

@@ -159,7 +159,12 @@ fn check(text: &str, path: &Path, base: &Path, diags: &mut Vec<Diagnostic>) -> O
 
 /// `chunk` within its range, `workers` a whole number (the schema's `integer` takes `2.0`).
 fn top_level_values(root: &yaml::Node, diags: &mut Vec<Diagnostic>) {
+    // A value the schema already refused is not reported twice.
+    let refused = |node: &yaml::Node, diags: &Vec<Diagnostic>| {
+        diags.iter().any(|d| d.span.as_ref() == Some(&node.span))
+    };
     if let Some(node) = root.get("chunk")
+        && !refused(node, diags)
         && let Some(text) = node.as_str()
         && let Ok(bytes) = crate::units::parse_size(text)
         && !CHUNK_RANGE.contains(&bytes)
@@ -170,13 +175,14 @@ fn top_level_values(root: &yaml::Node, diags: &mut Vec<Diagnostic>) {
         ));
     }
     if let Some(node) = root.get("workers")
+        && !refused(node, diags)
         && let Some(text) = node.as_str()
         && text.contains(['.', 'e', 'E'])
         && text.parse::<f64>().is_ok()
     {
         diags.push(
             Diagnostic::error(
-                format!("workers must be a whole number, found `{text}`"),
+                format!("workers must be written as a whole number, found `{text}`"),
                 Some(node.span.clone()),
             )
             .with_help("write it without a decimal point, e.g. `workers: 2`"),

@@ -21,6 +21,16 @@ pub fn is_unchanged(state: &State, job: &JobPlan, input: &Input) -> bool {
         .is_some_and(|e| e.matches(input.size, mtime_ns(input)))
 }
 
+/// Whether the ledger says this input was finished with its outputs written (not rejected) as
+/// it is now: its outputs exist and are its own.
+pub fn is_unchanged_and_done(state: &State, job: &JobPlan, input: &Input) -> bool {
+    state
+        .jobs
+        .get(&job.name)
+        .and_then(|j| j.ledger.get(&input.rel))
+        .is_some_and(|e| e.outcome == EntryOutcome::Ok && e.matches(input.size, mtime_ns(input)))
+}
+
 /// Records one file's outcome.
 pub fn record(state: &mut State, job: &JobPlan, input: &Input, outcome: &Outcome) {
     let js = state.jobs.entry(job.name.clone()).or_default();

@@ -232,8 +232,12 @@ fn move_into(path: &Path, dir: &Path, rel: &str) -> io::Result<PathBuf> {
     // A hard link is a rename that cannot replace: it fails if the name is taken.
     match std::fs::hard_link(path, &dest) {
         Ok(()) => {
-            std::fs::remove_file(path)
-                .map_err(|e| with_path(e, "cannot remove the moved input", path))?;
+            // Unlink the input only if it is still the file just linked: a new version renamed
+            // over it meanwhile is another input, left for the next run.
+            if same_file(path, &dest) {
+                std::fs::remove_file(path)
+                    .map_err(|e| with_path(e, "cannot remove the moved input", path))?;
+            }
             Ok(dest)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(taken()),
@@ -258,14 +262,59 @@ fn move_into(path: &Path, dir: &Path, rel: &str) -> io::Result<PathBuf> {
     }
 }
 
-/// Copies `from` to a new file `to` (failing if `to` exists), durably; a copy that fails midway
-/// is removed.
+/// Whether two paths name the same file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.symlink_metadata(), b.symlink_metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Copies `from` to a new file `to` (failing if `to` exists) with its permission bits, durably;
+/// a copy that fails midway is removed.
 fn copy_new(from: &Path, to: &Path) -> io::Result<()> {
     let mut src = File::open(from)?;
     let mut dst = File::options().write(true).create_new(true).open(to)?;
-    let copied = io::copy(&mut src, &mut dst).and_then(|_| dst.sync_all());
+    let copied = io::copy(&mut src, &mut dst)
+        .and_then(|_| dst.set_permissions(src.metadata()?.permissions()))
+        .and_then(|_| dst.sync_all());
     if copied.is_err() {
         let _ = std::fs::remove_file(to);
     }
     copied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_copy_across_file_systems_keeps_the_permission_bits_and_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&from, b"data").unwrap();
+        std::fs::set_permissions(&from, std::fs::Permissions::from_mode(0o640)).unwrap();
+        copy_new(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"data");
+        let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let again = copy_new(&from, &to).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn a_move_leaves_a_new_version_renamed_over_the_input_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("a.txt");
+        std::fs::write(&input, b"v1").unwrap();
+        assert!(same_file(&input, &input));
+        let moved = move_into(&input, &dir.path().join("done"), "a.txt").unwrap();
+        assert_eq!(std::fs::read(&moved).unwrap(), b"v1");
+        assert!(!input.exists());
+        // The check `move_into` makes before unlinking: another file at the path is not it.
+        std::fs::write(&input, b"v2").unwrap();
+        assert!(!same_file(&input, &moved));
+    }
 }

@@ -77,9 +77,7 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
         claims.note_input(&plan.jobs[*j].name, &input.rel, &input.path);
     }
     if args.dry_run {
-        dry_run(plan, &work, &claims, &|j, input| {
-            session.unchanged(j, input)
-        });
+        dry_run(plan, &work, &claims, &session);
         return exit::OK;
     }
     log::info!(target: "runner", pipeline:% = plan.file.display(), workers = plan.workers, files = work.len(); "run started");
@@ -352,12 +350,8 @@ fn announce(job: &JobPlan, input: &Input, outcome: &Outcome, v: Verbosity, progr
 }
 
 /// `--dry-run`: what would happen to each file, and why; nothing is written.
-fn dry_run(
-    plan: &Plan,
-    work: &[(usize, Input)],
-    claims: &Claims,
-    unchanged: &dyn Fn(usize, &Input) -> bool,
-) {
+fn dry_run(plan: &Plan, work: &[(usize, Input)], claims: &Claims, session: &Session<'_>) {
+    let unchanged = |j: usize, input: &Input| session.unchanged(j, input);
     // As in a run: the inputs skipped as unchanged hold their outputs first, then each input
     // to process claims its own (in listing order here; a run's workers may take them in
     // another order, so which of two colliding inputs fails may differ).
@@ -368,7 +362,7 @@ fn dry_run(
         claims.claim(&job.name, &input.rel, &input.path, &outputs)
     };
     for (j, input) in work {
-        if unchanged(*j, input) {
+        if session.unchanged_with_outputs(*j, input) {
             let _ = claim(*j, input);
         }
     }

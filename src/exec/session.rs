@@ -82,13 +82,25 @@ impl<'p> Session<'p> {
             .is_some_and(|(_, state)| account::is_unchanged(state, &self.plan.jobs[job], input))
     }
 
+    /// Whether the ledger says this input is finished as it is now, with its outputs written
+    /// (done, not rejected).
+    pub fn unchanged_with_outputs(&self, job: usize, input: &Input) -> bool {
+        self.snapshot.as_ref().is_some_and(|(_, state)| {
+            account::is_unchanged_and_done(state, &self.plan.jobs[job], input)
+        })
+    }
+
     /// Counts an input skipped because it is unchanged. Its outputs, written by an earlier run,
     /// are claimed: another input of this run must not replace them.
     pub fn skip(&mut self, job: usize, input: &Input) {
         self.stats[job].counts.skipped += 1;
         let plan = &self.plan.jobs[job];
+        // Only an input finished with its outputs holds them (a rejected one wrote nothing).
         // Two skipped inputs that share an output collided in an earlier run; the first claim
         // stands.
+        if !self.unchanged_with_outputs(job, input) {
+            return;
+        }
         let _ = self.claims.claim(
             &plan.name,
             &input.rel,

@@ -227,11 +227,15 @@ pub fn normalize(path: &Path) -> PathBuf {
     for c in path.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+            Component::ParentDir => match out.components().next_back() {
+                // Above the start of a relative path: kept (`../../x` stays as it is).
+                None | Some(Component::ParentDir) => out.push(".."),
+                // Above the root is the root.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                Some(_) => {
+                    out.pop();
                 }
-            }
+            },
             other => out.push(other),
         }
     }
@@ -241,6 +245,16 @@ pub fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalize_keeps_the_parents_of_a_relative_path() {
+        let n = |p: &str| normalize(Path::new(p));
+        assert_eq!(n("../../out/x"), PathBuf::from("../../out/x"));
+        assert_eq!(n("./a/../../b"), PathBuf::from("../b"));
+        assert_eq!(n("a/b/../c/./d"), PathBuf::from("a/c/d"));
+        assert_eq!(n("/../x"), PathBuf::from("/x"));
+        assert_ne!(n("../../out/x"), n("out/x"));
+    }
 
     fn vars(rel: &str) -> Vars<'_> {
         Vars {
