@@ -92,8 +92,9 @@ impl Gzip {
     }
 }
 
-/// The 10-byte member header: magic, CM = deflate, no flags, MTIME = 0, XFL, OS = unknown.
-fn header(level: u32) -> [u8; 10] {
+/// The 10-byte member header: magic, CM = deflate, no flags, MTIME = 0, XFL, OS = unknown. The
+/// parallel stage writes the same one, so that both give identical files.
+pub(crate) fn header(level: u32) -> [u8; 10] {
     let xfl = match level {
         9 => 2, // maximum compression
         1 => 4, // fastest

@@ -50,6 +50,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
+use crate::stage::gzip::header;
 use crate::stage::{BoxSink, FileReport, Gzip, Sink, StageError};
 
 /// Input bytes per block. 128 KiB, pigz's default too: on the gen-logs corpus the output is
@@ -414,17 +415,6 @@ thread_local! {
     /// This thread's deflaters, one per level used, reset for every block: compressing never
     /// nests on one thread, so a thread never needs two of one level.
     static DEFLATERS: RefCell<[Option<Compress>; 10]> = const { RefCell::new([const { None }; 10]) };
-}
-
-/// The 10-byte member header, identical to the [`Gzip`] stage's: magic, CM = deflate, no flags,
-/// MTIME = 0, XFL, OS = unknown.
-fn header(level: u32) -> [u8; 10] {
-    let xfl = match level {
-        9 => 2, // maximum compression
-        1 => 4, // fastest
-        _ => 0,
-    };
-    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
 }
 
 /// A helper job: compresses queued blocks of one stream until none is left.
