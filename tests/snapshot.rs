@@ -283,3 +283,29 @@ fn sigterm_in_batch_mode_finishes_in_flight_files_saves_and_exits_143() {
     );
     assert_eq!(c[3].parse::<usize>().unwrap(), done.len());
 }
+
+#[test]
+fn a_rejected_input_skipped_again_is_counted_in_the_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("p.yaml"),
+        "version: 1\nsnapshot: {path: state.bin}\njobs:\n  j:\n    source: {dir: in, accept: [text]}\n    chain: write(\"out/{name}\")\n",
+    )
+    .unwrap();
+    std::fs::create_dir(tmp.path().join("in")).unwrap();
+    std::fs::write(tmp.path().join("in/a.bin"), b"\x00\x01binary\x00").unwrap();
+    for _ in 0..2 {
+        run(tmp.path());
+    }
+    let show = runner_in(
+        tmp.path(),
+        &["state", "show", "--format", "json", "state.bin"],
+    );
+    let state: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let c = &state["jobs"]["j"]["counters"];
+    assert_eq!(
+        (c["rejected"].as_u64(), c["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{c}"
+    );
+}

@@ -10,6 +10,7 @@
 //! moved by `after`), so that their names are free again and the table stays as small as the
 //! sources.
 
+use crate::exec::source::Input;
 use crate::plan::chain::templates;
 use crate::plan::{JobPlan, Vars, template::normalize};
 use std::collections::HashMap;
@@ -90,7 +91,7 @@ impl std::error::Error for Collision {}
 
 /// Every output path of `job`'s chain for the input `rel` (writers, `tee` files and sidecars),
 /// resolved and with `.`/`..` folded, so that two spellings of one path compare equal.
-pub fn outputs_of(job: &JobPlan, rel: &str, date: &str) -> Vec<PathBuf> {
+fn outputs_of(job: &JobPlan, rel: &str, date: &str) -> Vec<PathBuf> {
     let vars = Vars {
         rel,
         job: &job.name,
@@ -109,6 +110,13 @@ fn key(path: &Path) -> PathBuf {
 }
 
 impl Claims {
+    /// Claims every output of `job`'s chain for `input`, processed on `date` (see
+    /// [`claim`](Self::claim)).
+    pub fn claim_input(&self, job: &JobPlan, input: &Input, date: &str) -> Result<(), Collision> {
+        let outputs = outputs_of(job, &input.rel, date);
+        self.claim(&job.name, &input.rel, &input.path, &outputs)
+    }
+
     /// Claims `outputs` for the input `rel` of `job` (found at `path`): all of them, or none if
     /// one is already another input's. The same input may claim its outputs again (it is
     /// processed again after a change).

@@ -1,7 +1,7 @@
 //! Processes one input file: open it once, sniff its kind from the first bytes, stream it in
 //! chunks through its chain, write the sidecars, commit every output, then apply `after`.
 
-use super::claims::{Claims, outputs_of};
+use super::claims::Claims;
 use super::output::{self, Outputs, with_path};
 use super::sniff::{SNIFF_LEN, sniff};
 use super::source::Input;
@@ -105,12 +105,7 @@ fn run(
 
     // Before anything is written: an output that another input of this run writes too would
     // replace that input's result.
-    cx.claims.claim(
-        &job.name,
-        &input.rel,
-        &input.path,
-        &outputs_of(job, &input.rel, cx.date),
-    )?;
+    cx.claims.claim_input(job, input, cx.date)?;
     let vars = Vars {
         rel: &input.rel,
         job: &job.name,

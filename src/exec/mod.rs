@@ -356,11 +356,7 @@ fn dry_run(plan: &Plan, work: &[(usize, Input)], claims: &Claims, session: &Sess
     // to process claims its own (in listing order here; a run's workers may take them in
     // another order, so which of two colliding inputs fails may differ).
     let date = today();
-    let claim = |j: usize, input: &Input| {
-        let job = &plan.jobs[j];
-        let outputs = claims::outputs_of(job, &input.rel, &date);
-        claims.claim(&job.name, &input.rel, &input.path, &outputs)
-    };
+    let claim = |j: usize, input: &Input| claims.claim_input(&plan.jobs[j], input, &date);
     for (j, input) in work {
         if session.unchanged_with_outputs(*j, input) {
             let _ = claim(*j, input);

@@ -2,7 +2,7 @@
 //! loaded snapshot, the per-job counters of this run, and the saving of the state.
 
 use super::account;
-use super::claims::{Claims, outputs_of};
+use super::claims::Claims;
 use super::file::Outcome;
 use super::output;
 use super::report::JobStats;
@@ -94,19 +94,14 @@ impl<'p> Session<'p> {
     /// are claimed: another input of this run must not replace them.
     pub fn skip(&mut self, job: usize, input: &Input) {
         self.stats[job].counts.skipped += 1;
-        let plan = &self.plan.jobs[job];
         // Only an input finished with its outputs holds them (a rejected one wrote nothing).
         // Two skipped inputs that share an output collided in an earlier run; the first claim
         // stands.
-        if !self.unchanged_with_outputs(job, input) {
-            return;
+        if self.unchanged_with_outputs(job, input) {
+            let _ = self
+                .claims
+                .claim_input(&self.plan.jobs[job], input, &super::today());
         }
-        let _ = self.claims.claim(
-            &plan.name,
-            &input.rel,
-            &input.path,
-            &outputs_of(plan, &input.rel, &super::today()),
-        );
         if let Some((_, state)) = self.snapshot.as_mut() {
             account::skipped(state, &self.plan.jobs[job]);
         }
