@@ -43,7 +43,7 @@ const CLAIMS_PRUNE: Duration = Duration::from_secs(60);
 /// A file seen but not yet taken.
 struct Candidate {
     /// Size and mtime when last looked at.
-    seen: (u64, Option<std::time::SystemTime>),
+    seen: Seen,
     /// When it last changed (or was first seen).
     changed: Instant,
     /// Renamed into the directory: taken without waiting for it to settle.
@@ -117,6 +117,13 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
     let mut last_dir_check = Instant::now();
     let mut last_prune = Instant::now();
     let mut date = today();
+    let workers = Workers {
+        plan,
+        progress: &progress,
+        cancel: &cancel,
+        claims: &claims,
+        v,
+    };
     pool.in_place_scope(|scope| {
         loop {
             match rx.recv_timeout(TICK) {
@@ -151,13 +158,6 @@ pub fn run(plan: &Plan, args: &RunArgs) -> i32 {
             }
             for (j, input) in w.ready(&mut session) {
                 let (tx, date) = (tx.clone(), date.clone());
-                let workers = Workers {
-                    plan,
-                    progress: &progress,
-                    cancel: &cancel,
-                    claims: &claims,
-                    v,
-                };
                 scope.spawn(move |_| {
                     let outcome = process_one(workers, j, &input, &date);
                     let _ = tx.send(Msg::Done(j, input, outcome));
